@@ -1,0 +1,46 @@
+"""A thin command-line layer over plain functions."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATED = ROOT / "numeric" / "generated"
+
+
+def _codegen(args) -> int:
+    from derive.codegen import generate
+    from derive.models import REGISTRY, derivation
+
+    stale = []
+    for name in sorted(REGISTRY):
+        text = generate(derivation(name))
+        path = GENERATED / f"{name}.py"
+        current = path.read_text() if path.exists() else None
+        if args.check:
+            if current != text:
+                stale.append(path)
+        elif current != text:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+        else:
+            print(f"unchanged {path.relative_to(ROOT)}")
+    if stale:
+        for p in stale:
+            print(f"stale: {p.relative_to(ROOT)} differs from what `python -m derive codegen` writes",
+                  file=sys.stderr)
+        return 1
+    if args.check:
+        print("generated code is fresh")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m derive", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("codegen", help="print the derivations as numeric/generated/<model>.py")
+    p.add_argument("--check", action="store_true", help="exit 1 if a committed file is stale")
+    p.set_defaults(run=_codegen)
+    args = parser.parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,46 @@
+"""Vanilla RNN, design pattern I (004_2bd5bd3ef5bc2048.txt, "Design Pattern I").
+
+    a(t)    = b + W h(t-1) + U x(t)
+    h(t)    = tanh(a(t))
+    o(t)    = c + V h(t)
+    yhat(t) = softmax(o(t))
+    L(t)    = -log yhat(t)[y(t)]  =  logsumexp(o(t)) - y(t)^T o(t)   (y one-hot)
+
+This file is the whole model.  Everything else (adjoints, BPTT, code, checks)
+is derived from it.
+"""
+import sympy as sp
+from sympy import MatrixSymbol
+
+from derive.spec import Equation, Model, elementwise, logsumexp, sizes
+
+SOURCE = "004_2bd5bd3ef5bc2048.txt, Design Pattern I"
+
+
+def spec(n=None, m=None, K=None) -> Model:
+    if n is None:
+        n, m, K = sizes("n m K")
+    U, W, b = MatrixSymbol("U", n, m), MatrixSymbol("W", n, n), MatrixSymbol("b", n, 1)
+    V, c = MatrixSymbol("V", K, n), MatrixSymbol("c", K, 1)
+    x, y = MatrixSymbol("x", m, 1), MatrixSymbol("y", K, 1)
+    h_prev = MatrixSymbol("h_prev", n, 1)
+    a, h, o = MatrixSymbol("a", n, 1), MatrixSymbol("h", n, 1), MatrixSymbol("o", K, 1)
+    return Model(
+        name="rnn",
+        title="Vanilla RNN (tanh), per-step softmax output, summed cross-entropy",
+        source=SOURCE,
+        sizes=(n, m, K),
+        params=(U, W, b, V, c),
+        inputs=(x,),
+        label=y,
+        state={h_prev: "h"},
+        equations=(
+            Equation(a, b + W * h_prev + U * x, "a(t) = b + W h(t-1) + U x(t)"),
+            Equation(h, elementwise(sp.tanh, a), "h(t) = tanh(a(t))"),
+            Equation(o, c + V * h, "o(t) = c + V h(t)"),
+        ),
+        loss=logsumexp(o) - y.T * o,
+        loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
+        outputs=("o",),
+        init={"U": "glorot", "W": "glorot", "b": "zeros", "V": "glorot", "c": "zeros"},
+    )

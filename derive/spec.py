@@ -1,0 +1,170 @@
+"""The forward-spec language: what a model author writes, and nothing more.
+
+A model is one function of its sizes that returns a :class:`Model`: the per-step
+forward equations of one example, written in column-vector form exactly as the
+course notes write them (``a = b + W h(t-1) + U x(t)``), with SymPy matrix
+symbols.  The same function serves symbolic sizes (the derivation and the
+report) and small concrete sizes (the proof against brute force).
+
+Conventions
+-----------
+* Every per-example quantity is a column vector (``r x 1``); the batch is an
+  implementation detail of the generated code.
+* ``state`` maps the previous-step symbol (``h_prev``) to the equation name
+  that produces the next state (``h``).  The initial state is ``<name>0``.
+* ``loss`` is the per-step, per-example scalar (``1 x 1``); the model's loss is
+  its sum over time steps and over the batch.
+* Labels are one-hot columns in the spec; the generated API takes integer
+  labels.
+
+Besides SymPy's own matrix expressions the spec may use :func:`elementwise`
+and the two softmax primitives below.  Every primitive has a one-line VJP rule
+in :mod:`derive.rules`, each proven by SymPy in ``tests/test_rules.py``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy import MatrixExpr, MatrixSymbol
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+__all__ = [
+    "Equation", "Model", "LogSumExp", "Softmax", "elementwise", "logsumexp",
+    "softmax", "sizes",
+]
+
+
+def sizes(names: str):
+    """Symbolic sizes: positive integers, e.g. ``n, m, K = sizes('n m K')``."""
+    return sp.symbols(names, integer=True, positive=True)
+
+
+def elementwise(function, arg: MatrixExpr) -> MatrixExpr:
+    """``function`` applied to every entry of ``arg`` (a SymPy function class
+    such as ``sympy.tanh``, or a one-argument ``Lambda``)."""
+    if isinstance(function, sp.Lambda):
+        return ElementwiseApplyFunction(function, arg)
+    z = sp.Dummy("z")
+    return ElementwiseApplyFunction(sp.Lambda(z, function(z)), arg)
+
+
+class LogSumExp(MatrixExpr):
+    """``log(sum_i exp(v_i))`` of a column ``v``: a ``1 x 1`` matrix."""
+
+    def __new__(cls, arg):
+        return super().__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return (sp.S.One, sp.S.One)
+
+    def _entry(self, i, j, **kwargs):
+        v = self.arg
+        return sp.log(sp.Add(*[sp.exp(v[k, 0]) for k in range(v.shape[0])]))
+
+
+class Softmax(MatrixExpr):
+    """``exp(v) / sum(exp(v))`` of a column ``v``: same shape as ``v``."""
+
+    def __new__(cls, arg):
+        return super().__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    def _entry(self, i, j, **kwargs):
+        v = self.arg
+        total = sp.Add(*[sp.exp(v[k, 0]) for k in range(v.shape[0])])
+        return sp.exp(v[i, 0]) / total
+
+
+def logsumexp(v: MatrixExpr) -> MatrixExpr:
+    return LogSumExp(v)
+
+
+def softmax(v: MatrixExpr) -> MatrixExpr:
+    return Softmax(v)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """``lhs = rhs``, one forward equation of one time step.
+
+    ``text`` is the equation as the course notes write it; generated code and
+    reports quote it next to everything derived from it.
+    """
+
+    lhs: MatrixSymbol
+    rhs: MatrixExpr
+    text: str
+
+
+@dataclass(frozen=True)
+class Model:
+    """A recurrent model: its per-step forward equations and nothing else."""
+
+    name: str
+    title: str
+    source: str                      # seed file and section the equations come from
+    sizes: tuple                     # size symbols (or integers), in signature order
+    params: tuple                    # MatrixSymbols, in the order of the params dict
+    inputs: tuple                    # per-step inputs (MatrixSymbols), e.g. (x,)
+    label: MatrixSymbol              # per-step one-hot target column
+    state: dict                      # previous-step symbol -> equation name of the next state
+    equations: tuple                 # Equation, in evaluation order
+    loss: MatrixExpr                 # per-step scalar loss (1 x 1)
+    loss_text: str = "L(t)"          # the loss as the course notes write it
+    outputs: tuple = ()              # names returned by forward() besides the states
+    init: dict = field(default_factory=dict)   # param name -> initialiser name
+    notes: str = ""
+
+    def __post_init__(self):
+        defined = {p.name for p in self.params} | {x.name for x in self.inputs}
+        defined |= {s.name for s in self.state} | {self.label.name}
+        for eq in self.equations:
+            unknown = {s.name for s in eq.rhs.atoms(MatrixSymbol)} - defined
+            if unknown:
+                raise ValueError(
+                    f"model {self.name!r}: equation {eq.text!r} uses {sorted(unknown)} "
+                    "before they are defined")
+            if eq.lhs.shape != eq.rhs.shape:
+                raise ValueError(
+                    f"model {self.name!r}: equation {eq.text!r}: left side has shape "
+                    f"{eq.lhs.shape}, right side {eq.rhs.shape}")
+            defined.add(eq.lhs.name)
+        names = {eq.lhs.name for eq in self.equations}
+        for prev, new in self.state.items():
+            if new not in names:
+                raise ValueError(f"model {self.name!r}: state {prev.name} -> {new}: "
+                                 f"no equation defines {new!r}")
+        if self.loss.shape != (1, 1):
+            raise ValueError(f"model {self.name!r}: loss must be 1 x 1, got {self.loss.shape}")
+
+    # -- lookups used by the derivation and the printers ---------------------------
+    def equation(self, name: str) -> Equation:
+        for eq in self.equations:
+            if eq.lhs.name == name:
+                return eq
+        raise KeyError(name)
+
+    def symbol(self, name: str) -> MatrixSymbol:
+        for s in (*self.params, *self.inputs, self.label, *self.state,
+                  *(eq.lhs for eq in self.equations)):
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    @property
+    def state_names(self) -> dict:
+        """previous-step symbol name -> (next-state name, initial-state name)."""
+        return {p.name: (new, new + "0") for p, new in self.state.items()}

@@ -1,0 +1,1 @@
+"""Generated NumPy modules, one per model: `python -m derive codegen` writes them."""
