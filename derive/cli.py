@@ -9,6 +9,10 @@ ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "numeric" / "generated"
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def _codegen(args) -> int:
     from derive.codegen import generate
     from derive.models import REGISTRY, derivation
@@ -23,12 +27,12 @@ def _codegen(args) -> int:
                 stale.append(path)
         elif current != text:
             path.write_text(text)
-            print(f"wrote {path.relative_to(ROOT)}")
+            print(f"wrote {_shown(path)}")
         else:
-            print(f"unchanged {path.relative_to(ROOT)}")
+            print(f"unchanged {_shown(path)}")
     if stale:
         for p in stale:
-            print(f"stale: {p.relative_to(ROOT)} differs from what `python -m derive codegen` writes",
+            print(f"stale: {_shown(p)} differs from what `python -m derive codegen` writes",
                   file=sys.stderr)
         return 1
     if args.check:
