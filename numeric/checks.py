@@ -1,0 +1,179 @@
+"""One checker: an implementation's gradients against the three oracles.
+
+``check(model, loss_and_grads, params, x, y, init)`` compares every gradient
+
+* elementwise with reverse-mode autodiff (autograd) on the interpreted forward spec,
+* along a random direction with the complex step (NumPy complex128),
+* along a random direction with a 50-digit mpmath central difference,
+
+each within the error model of :mod:`numeric.errors`.  Results are records
+(:class:`CheckResult`) shared by the tests, the CLI and the report.  A failing
+parameter gradient is explained afterwards: the first sequence length at which
+it goes wrong names the time step, and the worst few entries are listed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from numeric import errors, oracles
+
+CHECKS = ("autograd", "complex-step", "mpmath")
+WORST = 5
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str                # one of CHECKS
+    model: str
+    gradient: str             # the key of grads, e.g. "W"
+    ok: bool
+    max_rel_error: float      # autograd: normwise over the key; directional: relative
+    allowed: float            # from the error model
+    error_model: str          # the terms behind ``allowed``
+    seed: int
+    worst: tuple = ()         # ((index, expected, got), ...), at most WORST
+    time_step: int | None = None   # 1-based step at which a wrong gradient first shows
+
+    def message(self) -> str:
+        where = f" from time step t={self.time_step}" if self.time_step else ""
+        head = (f"{self.model}: gradient {self.gradient!r} {'agrees with' if self.ok else 'DISAGREES with'} "
+                f"{self.check}{where}: relative error {self.max_rel_error:.3g}, allowed {self.allowed:.3g} "
+                f"[{self.error_model}] (seed {self.seed})")
+        if not self.worst:
+            return head
+        rows = [f"    {'index':<16} {'expected':>24} {'got':>24}"]
+        rows += [f"    {str(i):<16} {e:>24.16g} {g:>24.16g}" for i, e, g in self.worst]
+        return head + "\n" + "\n".join(rows)
+
+
+def spec_for(name: str, params) -> object:
+    """The model's spec at the concrete sizes read off ``params`` (the oracles need integers)."""
+    from derive.models import get
+
+    spec = get(name)
+    symbolic = spec()
+    sizes = {}
+    for p in symbolic.params:
+        shape = np.shape(params[p.name])
+        for d, k in zip(p.shape, shape if len(shape) == 2 else (*shape, 1)):
+            if not d.is_Integer:
+                sizes[d] = int(k)
+    return spec(*(sizes[s] for s in symbolic.sizes))
+
+
+def _worst(ref: np.ndarray, got: np.ndarray) -> tuple:
+    diff = np.abs(got - ref).ravel()
+    order = np.argsort(-diff, kind="stable")[:WORST]
+    return tuple((tuple(int(i) for i in np.unravel_index(k, ref.shape)), float(ref.ravel()[k]),
+                  float(got.ravel()[k])) for k in order if diff[k] > 0)
+
+
+def _unit_roundoff(params) -> float:
+    dtype = next(iter(params.values())).dtype
+    return errors.UNIT_ROUNDOFF["float32" if dtype == np.float32 else "float64"]
+
+
+def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
+          which=CHECKS, explain: bool = True) -> list:
+    """Compare ``loss_and_grads(params, x, y, **init)`` with the oracles.
+
+    ``model`` is a spec at concrete sizes (:func:`spec_for`); ``init`` a dict
+    of initial states such as ``{"h0": ...}`` or None.  Returns one
+    :class:`CheckResult` per (check, gradient)."""
+    init = dict(init or {})
+    _, got = loss_and_grads(params, x, y, **init)
+    point = oracles.differentiable_variables(model, params, x, init)
+    got = {k: np.asarray(got[k], dtype=np.float64) for k in point}
+    tau = x.shape[0]
+    N = errors.dependence_path_length(model, tau)
+    u = max(_unit_roundoff(params), errors.UNIT_ROUNDOFF["float64"])
+    f64 = {k: v.astype(np.float64) for k, v in params.items()}
+    init64 = {k: v.astype(np.float64) for k, v in init.items()}
+    x64 = x.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    results = []
+
+    if "autograd" in which:
+        ref = oracles.autograd_grads(model, f64, x64, y, init64)
+        for k in point:
+            scale = float(np.max(np.abs(ref[k]))) if ref[k].size else 0.0
+            err = float(np.max(np.abs(got[k] - ref[k]))) / scale if scale else float(np.max(np.abs(got[k])))
+            bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=u)
+            ok = err <= bound.relative
+            results.append(CheckResult("autograd", model.name, k, ok, err, bound.relative,
+                                       bound.formula + " " + _terms(bound), seed,
+                                       () if ok else _worst(ref[k], got[k])))
+
+    for name in ("complex-step", "mpmath"):
+        if name not in which:
+            continue
+        for k in point:
+            direction = {j: np.zeros_like(v) for j, v in point.items()}
+            direction[k] = oracles.random_direction({k: point[k].shape}, rng)[k]
+            value = oracles.directional(got, direction)
+            kappa = oracles.directional_condition(got, direction)
+            own = errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u)
+            if name == "complex-step":
+                reference = oracles.complex_step_directional(model, f64, x64, y, init64, direction=direction)
+                other = errors.complex_step_tolerance(N, kappa, 1e-30)
+            else:
+                reference = oracles.mpmath_directional(model, f64, x64, y, init64, direction=direction)
+                other = errors.mpmath_tolerance(50)
+            cmp = errors.compare(value, reference, own, other)
+            results.append(CheckResult(name, model.name, k, cmp.ok, cmp.discrepancy, cmp.allowed,
+                                       f"{own.formula} {_terms(own)} + {other.source}", seed))
+
+    if explain:
+        results = [_explain(r, model, loss_and_grads, params, x, y, init) if not r.ok else r
+                   for r in results]
+    return results
+
+
+def _terms(bound) -> str:
+    return "(" + ", ".join(f"{n}={errors._fmt(v)}" for n, v in bound.terms) + ")"
+
+
+def _explain(result, model, loss_and_grads, params, x, y, init):
+    """Recompute a failed gradient on prefixes of the sequence to find the first
+    time step at which it goes wrong, and list the worst entries there."""
+    from dataclasses import replace
+
+    key = result.gradient
+    tau = x.shape[0]
+    f64 = {k: v.astype(np.float64) for k, v in params.items()}
+    init64 = {k: v.astype(np.float64) for k, v in init.items()}
+    N = errors.dependence_path_length(model, tau)
+    bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=_unit_roundoff(params))
+    if key == "x" or x.ndim != 3:
+        # input gradients are per step already: the worst entry's first index is the step
+        ref = oracles.autograd_grads(model, f64, x.astype(np.float64), y, init64)[key]
+        _, got = loss_and_grads(params, x, y, **init)
+        worst = _worst(ref, np.asarray(got[key], dtype=np.float64))
+        step = worst[0][0][0] + 1 if worst and key == "x" else None
+        return replace(result, worst=result.worst or worst, time_step=step)
+    for t in range(1, tau + 1):
+        try:
+            _, got = loss_and_grads(params, x[:t], y[:t], **init)
+        except Exception:  # noqa: BLE001 - an implementation that fails on a prefix explains nothing
+            return result
+        ref = oracles.autograd_grads(model, f64, x[:t].astype(np.float64), y[:t], init64)[key]
+        g = np.asarray(got[key], dtype=np.float64)
+        scale = float(np.max(np.abs(ref))) or 1.0
+        if float(np.max(np.abs(g - ref))) / scale > bound.relative:
+            return replace(result, worst=_worst(ref, g), time_step=t)
+    return result
+
+
+def failures(results) -> list:
+    return [r for r in results if not r.ok]
+
+
+def summary(results) -> str:
+    bad = failures(results)
+    if not bad:
+        worst = max(results, key=lambda r: r.max_rel_error / r.allowed if r.allowed else 0)
+        return (f"all {len(results)} comparisons agree; closest to its bound: {worst.check} on "
+                f"{worst.gradient!r}, {worst.max_rel_error:.3g} of {worst.allowed:.3g}")
+    return "\n".join(r.message() for r in bad)
