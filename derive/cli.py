@@ -40,11 +40,29 @@ def _codegen(args) -> int:
     return 0
 
 
+def _verify(args) -> int:
+    from derive.models import REGISTRY
+    from numeric.verify import UNUSABLE, verify
+
+    if args.model not in REGISTRY:
+        print(f"error: unknown model {args.model!r}; known models: {', '.join(sorted(REGISTRY))}",
+              file=sys.stderr)
+        return UNUSABLE
+    code, text = verify(args.model, args.path, seed=args.seed)
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m derive", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("codegen", help="print the derivations as numeric/generated/<model>.py")
     p.add_argument("--check", action="store_true", help="exit 1 if a committed file is stale")
     p.set_defaults(run=_codegen)
+    p = sub.add_parser("verify", help="check a file's loss_and_grads against the derivation and oracles")
+    p.add_argument("model", help="model name, e.g. rnn")
+    p.add_argument("path", help="a Python file that defines loss_and_grads(params, x, y, h0=None)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random test data (default 0)")
+    p.set_defaults(run=_verify)
     args = parser.parse_args(argv)
     return args.run(args)

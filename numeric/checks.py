@@ -36,12 +36,12 @@ class CheckResult:
     worst: tuple = ()         # ((index, expected, got), ...), at most WORST
     time_step: int | None = None   # 1-based step at which a wrong gradient first shows
 
-    def message(self) -> str:
+    def message(self, table: bool = True) -> str:
         where = f" from time step t={self.time_step}" if self.time_step else ""
         head = (f"{self.model}: gradient {self.gradient!r} {'agrees with' if self.ok else 'DISAGREES with'} "
                 f"{self.check}{where}: relative error {self.max_rel_error:.3g}, allowed {self.allowed:.3g} "
                 f"[{self.error_model}] (seed {self.seed})")
-        if not self.worst:
+        if not self.worst or not table:
             return head
         rows = [f"    {'index':<16} {'expected':>24} {'got':>24}"]
         rows += [f"    {str(i):<16} {e:>24.16g} {g:>24.16g}" for i, e, g in self.worst]
@@ -176,4 +176,14 @@ def summary(results) -> str:
         worst = max(results, key=lambda r: r.max_rel_error / r.allowed if r.allowed else 0)
         return (f"all {len(results)} comparisons agree; closest to its bound: {worst.check} on "
                 f"{worst.gradient!r}, {worst.max_rel_error:.3g} of {worst.allowed:.3g}")
-    return "\n".join(r.message() for r in bad)
+    return report(bad)
+
+
+def report(bad) -> str:
+    """Failure messages: every failed check in one line, the worst-entries table once per gradient."""
+    shown, lines = set(), []
+    for r in bad:
+        lines.append(r.message(table=r.gradient not in shown))
+        if r.worst:
+            shown.add(r.gradient)
+    return "\n".join(lines)
