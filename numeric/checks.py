@@ -86,8 +86,9 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
     _, got = loss_and_grads(params, x, y, **init)
     point = oracles.differentiable_variables(model, params, x, init)
     got = {k: np.asarray(got[k], dtype=np.float64) for k in point}
-    tau = x.shape[0]
-    N = errors.dependence_path_length(model, tau)
+    tau, batch = x.shape[0], x.shape[1]
+    N = path_length(model, tau, batch)
+    G = term_scale(got)
     u = max(_unit_roundoff(params), errors.UNIT_ROUNDOFF["float64"])
     f64 = {k: v.astype(np.float64) for k, v in params.items()}
     init64 = {k: v.astype(np.float64) for k, v in init.items()}
@@ -97,9 +98,10 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
 
     if "autograd" in which:
         ref = oracles.autograd_grads(model, f64, x64, y, init64)
+        scale = term_scale(ref)
         for k in point:
-            scale = float(np.max(np.abs(ref[k]))) if ref[k].size else 0.0
-            err = float(np.max(np.abs(got[k] - ref[k]))) / scale if scale else float(np.max(np.abs(got[k])))
+            # normwise against the largest entry of any gradient: see errors.absolute_floor
+            err = float(np.max(np.abs(got[k] - ref[k]))) / scale
             bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=u)
             ok = err <= bound.relative
             results.append(CheckResult("autograd", model.name, k, ok, err, bound.relative,
@@ -121,9 +123,12 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
             else:
                 reference = oracles.mpmath_directional(model, f64, x64, y, init64, direction=direction)
                 other = errors.mpmath_tolerance(50)
-            cmp = errors.compare(value, reference, own, other)
+            size = max(abs(value), abs(float(reference)))   # compare() is relative to the larger
+            floor = errors.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u)
+            cmp = errors.compare(value, reference, own, floor, other)
             results.append(CheckResult(name, model.name, k, cmp.ok, cmp.discrepancy, cmp.allowed,
-                                       f"{own.formula} {_terms(own)} + {other.source}", seed))
+                                       f"{own.formula} {_terms(own)} + {floor.formula} {_terms(floor)} "
+                                       f"+ {other.source}", seed))
 
     if explain:
         results = [_explain(r, model, loss_and_grads, params, x, y, init) if not r.ok else r
@@ -131,8 +136,26 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
     return results
 
 
+def term_scale(grads) -> float:
+    """G of the error model: the scale of the terms every gradient entry is summed from.
+
+    The loss is a sum of softmax cross-entropies, whose adjoint dL/do = softmax - y
+    has entries of size up to 1; every gradient is summed from such terms (times
+    states |h| <= 1 and weights), so G = max(1, largest gradient entry of any key),
+    even where one gradient is small because its terms cancel."""
+    return max(1.0, *(float(np.max(np.abs(v))) for v in grads.values()))
+
+
+def path_length(model, tau: int, batch: int) -> int:
+    """N of the error model: the longest chain of dependent operations of the
+    forward pass, the same chain again for the reverse pass (the adjoints pass
+    through the same reductions backwards), plus the tau * B terms every
+    parameter gradient is summed over."""
+    return 2 * errors.dependence_path_length(model, tau) + tau * batch
+
+
 def _terms(bound) -> str:
-    return "(" + ", ".join(f"{n}={errors._fmt(v)}" for n, v in bound.terms) + ")"
+    return "(" + ", ".join(f"{n}={errors.fmt(v)}" for n, v in bound.terms) + ")"
 
 
 def _explain(result, model, loss_and_grads, params, x, y, init):
@@ -144,7 +167,7 @@ def _explain(result, model, loss_and_grads, params, x, y, init):
     tau = x.shape[0]
     f64 = {k: v.astype(np.float64) for k, v in params.items()}
     init64 = {k: v.astype(np.float64) for k, v in init.items()}
-    N = errors.dependence_path_length(model, tau)
+    N = path_length(model, tau, x.shape[1])
     bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=_unit_roundoff(params))
     if key == "x" or x.ndim != 3:
         # input gradients are per step already: the worst entry's first index is the step
@@ -158,9 +181,10 @@ def _explain(result, model, loss_and_grads, params, x, y, init):
             _, got = loss_and_grads(params, x[:t], y[:t], **init)
         except Exception:  # noqa: BLE001 - an implementation that fails on a prefix explains nothing
             return result
-        ref = oracles.autograd_grads(model, f64, x[:t].astype(np.float64), y[:t], init64)[key]
+        ref_all = oracles.autograd_grads(model, f64, x[:t].astype(np.float64), y[:t], init64)
+        ref = ref_all[key]
         g = np.asarray(got[key], dtype=np.float64)
-        scale = float(np.max(np.abs(ref))) or 1.0
+        scale = term_scale(ref_all)
         if float(np.max(np.abs(g - ref))) / scale > bound.relative:
             return replace(result, worst=_worst(ref, g), time_step=t)
     return result

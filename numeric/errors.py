@@ -74,11 +74,11 @@ class ErrorBound:
     terms: tuple           # ((name, value), ...) in the order of the formula
 
     def __str__(self) -> str:
-        terms = ", ".join(f"{name}={_fmt(value)}" for name, value in self.terms)
+        terms = ", ".join(f"{name}={fmt(value)}" for name, value in self.terms)
         return f"{self.source}: {self.relative:.3g} = {self.formula} ({terms})"
 
 
-def _fmt(value) -> str:
+def fmt(value) -> str:
     return str(value) if isinstance(value, int) else f"{value:.3g}"
 
 
@@ -138,6 +138,22 @@ def complex_step_tolerance(path_length: int, condition: float, step: float, *,
                       "safety * N * u * kappa + h^2 * |D'''/D'| / 6",
                       (("safety", safety), ("N", int(path_length)), ("u", unit_roundoff),
                        ("kappa", condition), ("h", step), ("|D'''/D'|", third_over_first)))
+
+
+def absolute_floor(path_length: int, scale: float, direction_l1: float, value: float, *,
+                   unit_roundoff: float = UNIT_ROUNDOFF["float64"], safety: float = 4.0) -> ErrorBound:
+    """Rounding that does not shrink with a small gradient entry.
+
+    Every gradient entry is a sum of terms built from the same adjoints, so its
+    absolute error is about ``safety * N * u * G`` with ``G`` the largest gradient
+    entry of any key (the scale of the adjoints), however much the terms of that
+    entry cancel.  Contracted with a direction ``d`` this is at most
+    ``safety * N * u * G * ||d||_1``; relative to the contracted value (the
+    larger of the two compared): ``safety * N * u * G * ||d||_1 / |value|``."""
+    relative = safety * path_length * unit_roundoff * scale * direction_l1 / abs(value) if value else math.inf
+    return ErrorBound("cancellation floor", relative, "safety * N * u * G * ||d||_1 / |value|",
+                      (("safety", safety), ("N", int(path_length)), ("u", unit_roundoff),
+                       ("G", scale), ("||d||_1", direction_l1), ("|value|", abs(value))))
 
 
 def mpmath_tolerance(digits: int) -> ErrorBound:
