@@ -53,6 +53,19 @@ def _verify(args) -> int:
     return code
 
 
+def _report(args) -> int:
+    from derive.report import write
+
+    return write(args.out, seed=args.seed)
+
+
+def _bench(args) -> int:
+    from numeric.bench import format_table, run
+
+    print(format_table(run(repeats=args.repeats)))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m derive", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,5 +77,12 @@ def main(argv=None) -> int:
     p.add_argument("path", help="a Python file that defines loss_and_grads(params, x, y, h0=None)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test data (default 0)")
     p.set_defaults(run=_verify)
+    p = sub.add_parser("report", help="derive, prove, check and write reports/")
+    p.add_argument("--out", default=str(ROOT / "reports"), help="output folder (default reports/)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the numeric checks and proofs (default 0)")
+    p.set_defaults(run=_report)
+    p = sub.add_parser("bench", help="time loss_and_grads against the matmul floor and autograd")
+    p.add_argument("--repeats", type=int, default=5)
+    p.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     return args.run(args)
