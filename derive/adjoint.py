@@ -32,7 +32,6 @@ from derive.errors import DerivationError
 from derive.rules import backprop, derivative
 from derive.spec import Model
 
-PHASES = ("pre", "loop", "post")
 
 
 @dataclass(frozen=True)

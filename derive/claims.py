@@ -367,7 +367,7 @@ class _Walker:
         """The values of the statement's sides at time ``t`` (None: no free t)."""
         f = self.claim.formula
         cmp = f.tree.body
-        return [self.eval(side, f, t, None) for side in (cmp.left, *cmp.comparators)]
+        return [self.evaluate(side, f, t, None) for side in (cmp.left, *cmp.comparators)]
 
     def _op(self, formula, node, fn, *args):
         try:
@@ -376,7 +376,7 @@ class _Walker:
             column = _op_column(formula, node) if isinstance(node, ast.BinOp) else None
             raise self.fail(formula, node, str(e), column=column) from None
 
-    def eval(self, node, formula: _Formula, t, scope):
+    def evaluate(self, node, formula: _Formula, t, scope):
         """Value of ``node``; ``scope`` is the definition being evaluated (None: statement)."""
         b = self.backend
         if isinstance(node, ast.BinOp):
@@ -394,17 +394,17 @@ class _Walker:
                     sign = 1
                 if not (isinstance(k, ast.Constant) and type(k.value) is int):
                     raise self.fail(formula, node.right, "the exponent of ** must be an integer literal")
-                return self._op(formula, node, b.pow, self.eval(node.left, formula, t, scope),
+                return self._op(formula, node, b.pow, self.evaluate(node.left, formula, t, scope),
                                 sign * k.value)
-            left = self.eval(node.left, formula, t, scope)
-            right = self.eval(node.right, formula, t, scope)
+            left = self.evaluate(node.left, formula, t, scope)
+            right = self.evaluate(node.right, formula, t, scope)
             fn = {ast.Add: b.add, ast.Sub: b.sub, ast.Mult: b.mul, ast.MatMult: b.matmul}[op]
             return self._op(formula, node, fn, left, right)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
-                return self._op(formula, node, b.neg, self.eval(node.operand, formula, t, scope))
+                return self._op(formula, node, b.neg, self.evaluate(node.operand, formula, t, scope))
             if isinstance(node.op, ast.UAdd):
-                return self.eval(node.operand, formula, t, scope)
+                return self.evaluate(node.operand, formula, t, scope)
             sym = {ast.Not: "not", ast.Invert: "~"}.get(type(node.op), type(node.op).__name__)
             raise self.fail(formula, node, f"operator {sym!r} is not in the claims grammar", token=sym)
         if isinstance(node, ast.Constant):
@@ -423,7 +423,7 @@ class _Walker:
                 col = node.end_col_offset - len(node.attr)
                 raise self.fail(formula, node, f"attribute '.{node.attr}' is not in the claims grammar "
                                                "(only .T)", column=col, token="." + node.attr)
-            return self._op(formula, node, b.transpose, self.eval(node.value, formula, t, scope))
+            return self._op(formula, node, b.transpose, self.evaluate(node.value, formula, t, scope))
         if isinstance(node, ast.Call):
             return self.call(node, formula, t, scope)
         if isinstance(node, ast.Compare):
@@ -463,7 +463,7 @@ class _Walker:
     def defined(self, d: _Define, t):
         key = (d.name, t)
         if key not in self.memo:
-            self.memo[key] = self.eval(d.formula.tree.body, d.formula, t, d)
+            self.memo[key] = self.evaluate(d.formula.tree.body, d.formula, t, d)
         return self.memo[key]
 
     def subscript(self, node, formula, t, scope):
@@ -515,10 +515,10 @@ class _Walker:
                 raise self.fail(formula, node, "the terms of sum_t(...) must refer to t")
             total = None
             for s in range(1, self.tau + 1):
-                term = self.eval(arg, formula, s, scope)
+                term = self.evaluate(arg, formula, s, scope)
                 total = term if total is None else self._op(formula, node, b.add, total, term)
             return total
-        value = self.eval(arg, formula, t, scope)
+        value = self.evaluate(arg, formula, t, scope)
         return self._op(formula, node, getattr(b, f.id), value)
 
 

@@ -30,7 +30,6 @@ from sympy import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixSymbol,
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.numpy import NumPyPrinter
 
-from derive import naming
 from derive.adjoint import Derivation
 from derive.errors import CodegenError
 from derive.spec import LogSumExp, Softmax

@@ -19,7 +19,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sympy import MatrixSymbol
+
 
 from derive.models.rnn import spec
 from derive.spec import Equation, elementwise, logsumexp, softmax
