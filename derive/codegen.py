@@ -45,8 +45,12 @@ class Context:
     per_example: set                  # names that carry a batch axis
     spelled: dict = field(default_factory=dict)   # name -> code
     stacked: bool = False              # arrays carry a leading time axis (vectorised phase)
+    labels: dict = field(default_factory=dict)    # one-hot label name -> code of its integer labels
+    shared: dict = field(default_factory=dict)    # (node type, arg) -> name computed once
+    used: set = field(default_factory=set)        # names spelled so far
 
     def name(self, s: MatrixSymbol) -> str:
+        self.used.add(s.name)
         return self.spelled.get(s.name, s.name)
 
 
@@ -88,6 +92,9 @@ def expr(e, ctx: Context) -> str:
     if isinstance(e, MatrixSymbol):
         return ctx.name(e)
     if isinstance(e, MatAdd):
+        label, rest = _label_term(e, ctx)
+        if label is not None:             # v - y with y one-hot: subtract 1 at the label
+            return f"rt.minus_one_hot({expr(MatAdd(*rest), ctx)}, {ctx.labels[label.name]})"
         parts = [expr(a, ctx) for a in _ordered(e.args, ctx)]
         out = parts[0]
         for p in parts[1:]:
@@ -102,11 +109,30 @@ def expr(e, ctx: Context) -> str:
     if isinstance(e, ElementwiseApplyFunction):
         (var,) = e.function.variables
         return _scalar(e.function.expr, var, expr(e.expr, ctx))
+    if isinstance(e, (LogSumExp, Softmax)) and (type(e), e.arg) in ctx.shared:
+        return ctx.shared[type(e), e.arg]
     if isinstance(e, LogSumExp):
         return f"rt.logsumexp({expr(e.arg, ctx)})"
     if isinstance(e, Softmax):
         return f"rt.softmax({expr(e.arg, ctx)})"
     raise CodegenError(f"no NumPy form for {type(e).__name__}: {e}")
+
+
+def _label_term(e: MatAdd, ctx: Context):
+    """``(y, other terms)`` when ``e`` is ``(...) - y`` for a label printed by index."""
+    for i, a in enumerate(e.args):
+        if isinstance(a, MatMul) and a.args[0] == -1 and len(a.args) == 2 \
+                and isinstance(a.args[1], MatrixSymbol) and a.args[1].name in ctx.labels:
+            return a.args[1], e.args[:i] + e.args[i + 1:]
+    return None, e.args
+
+
+def _shared_softmax(exprs) -> list:
+    """Arguments ``v`` whose logsumexp and softmax both appear: one exp pass serves both."""
+    nodes = {(type(n), n.arg) for e in exprs for n in sp.preorder_traversal(e)
+             if isinstance(n, (LogSumExp, Softmax))}
+    return sorted({v for _, v in nodes if (LogSumExp, v) in nodes and (Softmax, v) in nodes},
+                  key=sp.default_sort_key)
 
 
 def _ordered(args, ctx):
@@ -135,6 +161,8 @@ def _matmul(e, ctx) -> str:
         return sign + (_paren(code) if sign else code)
     if len(mats) == 2 and all(ex):
         u, v = mats
+        if isinstance(u, Transpose) and u.shape[0] == 1 and u.arg.name in ctx.labels:
+            return sign + f"rt.pick({expr(v, ctx)}, {ctx.labels[u.arg.name]})"   # y^T v, y one-hot
         if isinstance(u, Transpose) and u.shape[0] == 1:        # u^T v, a dot product per example
             return sign + f"({_paren(expr(u.arg, ctx))} * {_paren(expr(v, ctx))}).sum(axis=-1, keepdims=True)"
         if isinstance(v, Transpose) and v.shape[0] == 1:        # g v^T, summed over steps and examples
@@ -308,16 +336,22 @@ def generate(d: Derivation) -> str:
     first_x = next(iter(inputs))
     w(f"{label} = rt.check_labels('{label}', {label}, {_size_expr(M, K)}, "
       f"{{'tau': {first_x}.shape[0], 'B': {first_x}.shape[1]}})")
-    w(f"{label}_onehot = rt.one_hot({label}, {_size_expr(M, K)}, {first_x}.dtype)")
+    onehot_at = len(w.lines)
     w(f"{', '.join(kept)}{',' if len(kept) == 1 else ''} = _forward(*P, {xs}, {', '.join(s[3] for s in states)})")
     for prev, new, _, init in states:
         w(f"{prev} = rt.previous({new}, {init})")
-    vec = Context(per_example, {label: f"{label}_onehot"}, stacked=True)
+    vec = Context(per_example, {label: f"{label}_onehot"}, stacked=True, labels={label: label})
+    post_b = [a for a in d.backward if a.phase == "post"]
+    for v in _shared_softmax([M.loss, *(a.rhs for a in post_b)]):
+        code = expr(v, vec)
+        names = (f"logsumexp_{code}", f"softmax_{code}")
+        w(f"# logsumexp({code}) and softmax({code}) from one exp pass")
+        w(f"{names[0]}, {names[1]} = rt.logsumexp_softmax({code})")
+        vec.shared.update({(LogSumExp, v): names[0], (Softmax, v): names[1]})
     w("# " + M.loss_text)
     w(f"loss = ({expr(M.loss, vec)}).sum()")
     w()
     w("# ---- backward: derived adjoints, last step first ----")
-    post_b = [a for a in d.backward if a.phase == "post"]
     loop_b = [a for a in d.backward if a.phase == "loop"]
     pre_b = [a for a in d.backward if a.phase == "pre"]
     for a in post_b:
@@ -357,6 +391,8 @@ def generate(d: Derivation) -> str:
         w(f"grads[{g.wrt.name!r}] = {code}")
     w("return loss, grads")
     w.indent -= 1
+    if f"{label}_onehot" in "\n".join(w.lines[onehot_at:]):   # a label use not printed by index
+        w.lines.insert(onehot_at, f"    {label}_onehot = rt.one_hot({label}, {_size_expr(M, K)}, {first_x}.dtype)")
     w()
     w()
     # validation shared by forward and loss_and_grads

@@ -25,6 +25,28 @@ def softmax(v):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def logsumexp_softmax(v):
+    """(logsumexp(v), softmax(v)) over the last axis from one exp pass, max-shifted."""
+    top = v.max(axis=-1, keepdims=True)
+    e = np.exp(v - top)
+    total = e.sum(axis=-1, keepdims=True)
+    e /= total
+    return top + np.log(total), e
+
+
+def pick(v, y):
+    """y^T v for one-hot y given as integer labels y (tau, B): v[..., y], keepdims."""
+    return np.take_along_axis(v, y[..., None], axis=-1)
+
+
+def minus_one_hot(v, y):
+    """v - onehot(y) without building the one-hot array (a copy of v)."""
+    out = v.copy()
+    index = y[..., None]
+    np.put_along_axis(out, index, np.take_along_axis(out, index, axis=-1) - 1, axis=-1)
+    return out
+
+
 def one_hot(y, K, dtype):
     """Integer labels (tau, B) -> one-hot (tau, B, K)."""
     out = np.zeros(y.shape + (K,), dtype=dtype)

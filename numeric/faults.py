@@ -28,7 +28,7 @@ class Fault:
 FAULTS = {
     "rnn": (
         Fault("sign-flip", "dL/do with its sign flipped (y - yhat)",
-              "dL_do = rt.softmax(o) - y_onehot", "dL_do = y_onehot - rt.softmax(o)", ("V", "c")),
+              "dL_do = rt.minus_one_hot(softmax_o, y)", "dL_do = -rt.minus_one_hot(softmax_o, y)", ("V", "c")),
         Fault("transposed-weight", "W^T where W belongs in the carried adjoint",
               "dL_dh_carry = dL_da[t] @ W\n", "dL_dh_carry = dL_da[t] @ W.T\n", ("W", "h0")),
         Fault("dropped-recurrent-term", "the adjoint from step t+1 dropped",
