@@ -24,13 +24,13 @@ import functools
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy import Identity, MatAdd, MatrixSymbol
+from sympy import HadamardProduct, Identity, MatAdd, MatMul, MatrixSymbol, OneMatrix
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive import naming
 from derive.errors import DerivationError
 from derive.rules import backprop, derivative
-from derive.spec import Model
+from derive.spec import ACTIVATIONS, Model
 
 
 
@@ -106,15 +106,88 @@ def _phases(model: Model, equations) -> dict:
             for eq in equations}
 
 
-def _hoist(model: Model):
+def _function_name(f: sp.Lambda) -> str:
+    for key, g in ACTIVATIONS.items():
+        if g == f:
+            return key
+    (z,) = f.variables
+    head = f.expr.func.__name__.lower() if f.expr.args == (z,) else "f"
+    return head
+
+
+def _normalise(model: Model):
+    """Give a name to every per-example value the backward pass reuses.
+
+    * the argument of an activation: ``g = sigmoid(b_g + U_g x + W_g h)`` becomes
+      ``a_g = b_g + U_g x + W_g h``, ``g = sigmoid(a_g)``;
+    * an activation inside a larger right side: ``h = q ⊙ tanh(s)`` becomes
+      ``tanh_s = tanh(s)``, ``h = q ⊙ tanh_s``;
+    * a compound operand of an elementwise product: ``r ⊙ (W h + b_h)``.
+
+    The equations keep their text; only the bookkeeping changes, so f'(a) can be
+    written in terms of stored outputs (sigmoid' = g (1 - g)) and nothing is
+    computed twice.
+    """
+    params = {p.name for p in model.params}
+    out = []
+
+    def per_example(e):
+        return bool(_names(e) - params)
+
+    for eq in model.equations:
+        extra = []
+
+        def name(e, proposal):
+            symbol = MatrixSymbol(proposal, *e.shape)
+            extra.append(type(eq)(symbol, e, eq.text))
+            return symbol
+
+        def visit(e, top):
+            if isinstance(e, MatrixSymbol) or not per_example(e):
+                return e
+            if isinstance(e, ElementwiseApplyFunction):
+                arg = e.expr if isinstance(e.expr, MatrixSymbol) else \
+                    name(visit(e.expr, False), naming.preactivation(eq.lhs.name))
+                e = ElementwiseApplyFunction(e.function, arg)
+                return e if top else name(e, naming.applied(_function_name(e.function), arg.name))
+            if isinstance(e, (HadamardProduct, MatMul)):
+                compound = (MatAdd, MatMul) if isinstance(e, HadamardProduct) else (HadamardProduct,)
+                args = []
+                for a in e.args:
+                    if isinstance(a, sp.MatrixExpr):
+                        a = visit(a, False)
+                        if isinstance(a, compound) and per_example(a) and not _is_scaled_symbol(a):
+                            a = name(a, naming.operand(eq.lhs.name, len(extra) + 1))
+                    args.append(a)
+                return e.func(*args)
+            if e.args and isinstance(e, sp.MatrixExpr):
+                return e.func(*(visit(a, False) if isinstance(a, sp.MatrixExpr) else a for a in e.args))
+            return e
+
+        rhs = visit(eq.rhs, True)
+        out += extra
+        out.append(type(eq)(eq.lhs, rhs, eq.text))
+    return tuple(out)
+
+
+def _is_scaled_symbol(e) -> bool:
+    """``-z`` or ``1 - z``: cheap enough to recompute, not worth a name."""
+    if isinstance(e, MatMul):
+        return len(e.args) == 2 and e.args[0].is_number and isinstance(e.args[1], MatrixSymbol)
+    if isinstance(e, MatAdd):
+        return all(isinstance(a, (MatrixSymbol, OneMatrix)) or _is_scaled_symbol(a) for a in e.args)
+    return False
+
+
+def _hoist(model: Model, equations):
     """Split ``a = (terms without the state) + (terms with it)`` into two equations,
     so that the state-free part of every recurrent equation is computed for all
     time steps at once.  Only terms that involve a per-step input are hoisted."""
     inputs = {x.name for x in model.inputs}
-    phases = _phases(model, model.equations)
+    phases = _phases(model, equations)
     on_state = {p.name for p in model.state} | {k for k, v in phases.items() if v != "pre"}
     out = []
-    for eq in model.equations:
+    for eq in equations:
         if phases[eq.lhs.name] == "loop" and isinstance(eq.rhs, MatAdd):
             free = [t for t in eq.rhs.args if not _names(t) & on_state]
             bound = [t for t in eq.rhs.args if _names(t) & on_state]
@@ -160,7 +233,9 @@ def _as_function_of_output(f: sp.Lambda):
         return None
     if len(inverse) == 1:
         g = sp.simplify(fp.subs(z, inverse[0]))
-        if z not in g.free_symbols:
+        # solve() inverts non-injective functions too (max(0, z) "= w" gives z = w):
+        # keep g only when SymPy proves g(f(z)) = f'(z) for every z
+        if z not in g.free_symbols and sp.simplify(g.subs(w, f.expr) - fp) == 0:
             return sp.Lambda(w, g)
     return None
 
@@ -171,7 +246,7 @@ def _sum(terms):
 
 def derive(model: Model) -> Derivation:
     """The BPTT equations of ``model``.  :func:`derive.models.derivation` caches them."""
-    equations = _hoist(model)
+    equations = _hoist(model, _normalise(model))
     phases = _phases(model, equations)
     forward = [Assign(eq.lhs, eq.rhs, eq.text, phases[eq.lhs.name]) for eq in equations]
     constants = {model.label.name}

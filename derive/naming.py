@@ -29,3 +29,18 @@ def initial(state: str) -> str:
 def previous(state: str) -> str:
     """The spec's symbol for the state of the step before: ``h_prev``."""
     return f"{state}_prev"
+
+
+def preactivation(name: str) -> str:
+    """The argument of an activation that is a whole equation: ``g = sigmoid(a_g)``."""
+    return f"a_{name}"
+
+
+def applied(function: str, arg: str) -> str:
+    """An activation applied inside a larger right side: ``tanh_s`` in ``h = q ⊙ tanh_s``."""
+    return f"{function}_{arg}"
+
+
+def operand(name: str, k: int) -> str:
+    """The k-th compound operand of an elementwise product in equation ``name``."""
+    return f"{name}_{k}"

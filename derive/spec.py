@@ -30,8 +30,8 @@ from sympy import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 __all__ = [
-    "Equation", "Model", "LogSumExp", "Softmax", "elementwise", "logsumexp",
-    "softmax", "sizes",
+    "ACTIVATIONS", "Equation", "Model", "LogSumExp", "Softmax", "activation", "elementwise",
+    "logsumexp", "ones", "sigmoid", "softmax", "sizes", "tanh",
 ]
 
 
@@ -47,6 +47,41 @@ def elementwise(function, arg: MatrixExpr) -> MatrixExpr:
         return ElementwiseApplyFunction(function, arg)
     z = sp.Dummy("z")
     return ElementwiseApplyFunction(sp.Lambda(z, function(z)), arg)
+
+
+_z = sp.Symbol("z", real=True)
+
+#: Activations as one-variable ``Lambda``s.  Their derivatives are SymPy's, never typed in.
+ACTIVATIONS = {
+    "tanh": sp.Lambda(_z, sp.tanh(_z)),
+    "sigmoid": sp.Lambda(_z, 1 / (1 + sp.exp(-_z))),
+    "relu": sp.Lambda(_z, sp.Max(0, _z)),
+    "identity": sp.Lambda(_z, _z),
+}
+
+
+def sigmoid(arg: MatrixExpr) -> MatrixExpr:
+    """The logistic function ``1 / (1 + exp(-z))`` of every entry."""
+    return ElementwiseApplyFunction(ACTIVATIONS["sigmoid"], arg)
+
+
+def tanh(arg: MatrixExpr) -> MatrixExpr:
+    return ElementwiseApplyFunction(ACTIVATIONS["tanh"], arg)
+
+
+def activation(name: str, arg: MatrixExpr) -> MatrixExpr:
+    """The activation called ``name`` (a key of :data:`ACTIVATIONS`) of every entry;
+    the identity returns ``arg`` itself."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {name!r}")
+    if name == "identity":
+        return arg
+    return ElementwiseApplyFunction(ACTIVATIONS[name], arg)
+
+
+def ones(rows) -> MatrixExpr:
+    """The column of ones (for ``1 - z`` with ``z`` a gate)."""
+    return sp.OneMatrix(rows, 1)
 
 
 class LogSumExp(MatrixExpr):
@@ -126,6 +161,7 @@ class Model:
     loss_text: str = "L(t)"          # the loss as the course notes write it
     outputs: tuple = ()              # names returned by forward() besides the states
     init: dict = field(default_factory=dict)   # param name -> initialiser name
+    domains: dict = field(default_factory=dict)  # param name -> (low, high) where it is defined
     notes: str = ""
 
     def __post_init__(self):

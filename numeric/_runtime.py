@@ -34,6 +34,11 @@ def logsumexp_softmax(v):
     return top + np.log(total), e
 
 
+def sigmoid(z):
+    """1 / (1 + exp(-z)), computed as (1 + tanh(z/2)) / 2: the same function, no overflow."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
 def pick(v, y):
     """y^T v for one-hot y given as integer labels y (tau, B): v[..., y], keepdims."""
     return np.take_along_axis(v, y[..., None], axis=-1)
@@ -99,6 +104,12 @@ def init_params(shapes: dict, schemes: dict, sizes: dict, *, seed: int, dtype) -
             value = np.ones(shape)
         elif scheme == "identity":
             value = np.eye(*shape)
+        elif scheme == "timescales":
+            # per-unit time constants spread geometrically over [1, 100]: unit 0 is an
+            # ordinary unit (alpha = 1), the last integrates over about 100 steps
+            k = shape[0]
+            value = np.geomspace(1.0, 100.0, k) if k > 1 else np.ones(1)
+            value = value.reshape(shape)
         elif scheme == "orthogonal":
             q, r = np.linalg.qr(rng.standard_normal(shape))
             value = q * np.sign(np.diag(r))

@@ -4,10 +4,16 @@ A new model is one module here with a ``spec(...)`` function and one line below.
 """
 import functools
 
-from derive.models import rnn
+from derive.models import gru, gru_cho, leaky, lstm, rnn, rnn_linear, rnn_relu
 
 REGISTRY = {
     "rnn": rnn.spec,
+    "rnn_relu": rnn_relu.spec,
+    "rnn_linear": rnn_linear.spec,
+    "leaky": leaky.spec,
+    "lstm": lstm.spec,
+    "gru": gru.spec,
+    "gru_cho": gru_cho.spec,
 }
 
 

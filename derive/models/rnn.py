@@ -1,23 +1,24 @@
 """Vanilla RNN, design pattern I (004_2bd5bd3ef5bc2048.txt, "Design Pattern I").
 
     a(t)    = b + W h(t-1) + U x(t)
-    h(t)    = tanh(a(t))
+    h(t)    = phi(a(t))                     phi = tanh here; ReLU and identity variants below
     o(t)    = c + V h(t)
     yhat(t) = softmax(o(t))
     L(t)    = -log yhat(t)[y(t)]  =  logsumexp(o(t)) - y(t)^T o(t)   (y one-hot)
 
 This file is the whole model.  Everything else (adjoints, BPTT, code, checks)
-is derived from it.
+is derived from it.  ``rnn_relu`` and ``rnn_linear`` are this spec with
+another activation (and, for ReLU, the identity-initialised recurrent matrix).
 """
-import sympy as sp
 from sympy import MatrixSymbol
 
-from derive.spec import Equation, Model, elementwise, logsumexp, sizes
+from derive.spec import Equation, Model, activation, logsumexp, sizes
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Design Pattern I"
 
 
-def spec(n=None, m=None, K=None) -> Model:
+def spec(n=None, m=None, K=None, *, phi="tanh", name="rnn", title=None, source=SOURCE,
+         init=None) -> Model:
     if n is None:
         n, m, K = sizes("n m K")
     U, W, b = MatrixSymbol("U", n, m), MatrixSymbol("W", n, n), MatrixSymbol("b", n, 1)
@@ -26,9 +27,9 @@ def spec(n=None, m=None, K=None) -> Model:
     h_prev = MatrixSymbol("h_prev", n, 1)
     a, h, o = MatrixSymbol("a", n, 1), MatrixSymbol("h", n, 1), MatrixSymbol("o", K, 1)
     return Model(
-        name="rnn",
-        title="Vanilla RNN (tanh), per-step softmax output, summed cross-entropy",
-        source=SOURCE,
+        name=name,
+        title=title or "Vanilla RNN (tanh), per-step softmax output, summed cross-entropy",
+        source=source,
         sizes=(n, m, K),
         params=(U, W, b, V, c),
         inputs=(x,),
@@ -36,11 +37,11 @@ def spec(n=None, m=None, K=None) -> Model:
         state={h_prev: "h"},
         equations=(
             Equation(a, b + W * h_prev + U * x, "a(t) = b + W h(t-1) + U x(t)"),
-            Equation(h, elementwise(sp.tanh, a), "h(t) = tanh(a(t))"),
+            Equation(h, activation(phi, a), f"h(t) = {phi}(a(t))" if phi != "identity" else "h(t) = a(t)"),
             Equation(o, c + V * h, "o(t) = c + V h(t)"),
         ),
         loss=logsumexp(o) - y.T * o,
         loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
         outputs=("o",),
-        init={"U": "glorot", "W": "glorot", "b": "zeros", "V": "glorot", "c": "zeros"},
+        init=init or {"U": "glorot", "W": "glorot", "b": "zeros", "V": "glorot", "c": "zeros"},
     )

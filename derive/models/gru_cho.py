@@ -1,0 +1,16 @@
+"""GRU of Cho et al. (2014): the reset gate scales the previous state before the
+recurrent product.
+
+    r(t)  = sigmoid(b_r + U_r x(t) + W_r h(t-1))
+    z(t)  = sigmoid(b_z + U_z x(t) + W_z h(t-1))
+    hc(t) = tanh(b + U x(t) + W (r(t) ⊙ h(t-1)))
+    h(t)  = (1 - z(t)) ⊙ hc(t) + z(t) ⊙ h(t-1)
+
+A different function from PyTorch's GRU (derive/models/gru.py) whenever b_h != 0
+or r is not all ones: r ⊙ (W h) is not W (r ⊙ h).
+"""
+from derive.models import gru
+
+
+def spec(n=None, m=None, K=None):
+    return gru.spec(n, m, K, cho=True)

@@ -1,0 +1,12 @@
+"""Linear RNN (002_43f2f9f4d98fad2e.txt): the vanilla spec with the identity activation.
+
+    a(t) = b + W h(t-1) + U x(t),   h(t) = a(t),   o(t) = c + V h(t)
+"""
+from derive.models import rnn
+
+
+def spec(n=None, m=None, K=None):
+    return rnn.spec(n, m, K, phi="identity", name="rnn_linear",
+                    title="Linear RNN (identity activation), per-step softmax output, summed cross-entropy",
+                    source="002_43f2f9f4d98fad2e.txt, linear recurrence",
+                    init={"U": "glorot", "W": "orthogonal", "b": "zeros", "V": "glorot", "c": "zeros"})
