@@ -532,11 +532,18 @@ class StepBound:
 
 
 _STEP_BOUNDS: dict = {}
+_KEYS: dict = {}          # id(model) -> (model, key): the model is kept alive so its id stays its own
 
 
 def _model_key(model: Model) -> tuple:
-    return (model.name, str(model.sizes), tuple(sp.srepr(eq.rhs) for eq in model.equations),
-            tuple(f"{p.name}->{n}" for p, n in model.state.items()))
+    """A hashable key for a model: name, sizes, equations and states."""
+    hit = _KEYS.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    key = (model.name, str(model.sizes), tuple(sp.srepr(eq.rhs) for eq in model.equations),
+           tuple(f"{p.name}->{n}" for p, n in model.state.items()))
+    _KEYS[id(model)] = (model, key)
+    return key
 
 
 def step_bound(model: Model) -> StepBound:
