@@ -380,7 +380,7 @@ def prove_jacobian(model: Model, *, seed: int = 0, digits: int = 40, jacobian: S
     env = {}
     for p in model.params:
         value = rational(p.shape)
-        if p.name == "alpha":             # time constants are >= 1
+        if p.name == "alpha" or model.init.get(p.name) == "timescales":     # time constants are >= 1
             value = value.applyfunc(lambda v: 1 + abs(v))
         env[p] = value
     for x in model.inputs:

@@ -46,7 +46,7 @@ from derive.spec import Equation
 from numeric import errors, interpret
 
 __all__ = [
-    "EPS", "SAFETY", "TIGHT_GAP", "MODELS", "concrete", "random_case", "Case", "Trajectory",
+    "EPS", "SAFETY", "TIGHT_GAP", "models", "concrete", "random_case", "Case", "Trajectory",
     "trajectory", "autograd_step_jacobian", "evaluate", "tolerance", "sweep", "search", "decay",
     "long_run", "Fault", "FAULTS", "check_fault", "activation_check", "results",
 ]
@@ -87,7 +87,7 @@ def _builder(name: str):
     raise ValueError(f"unknown model {name!r}")
 
 
-def MODELS() -> tuple:
+def models() -> tuple:
     """Every model whose bounds are checked: the registry, rnn_sigmoid, skip2, skip3."""
     return tuple(sorted(_registry())) + ("rnn_sigmoid", "skip2", "skip3")
 
@@ -898,7 +898,7 @@ def results(seed: int = 0) -> list:
             out.append(_entry(f"gamma/{act}", "activation", "error", 0, 0, None, "", f"{type(e).__name__}: {e}"))
     # 2. Jacobians and 3. product bounds, per model
     trajectories = {}
-    for name in MODELS():
+    for name in models():
         out += _model_entries(name, seed, trajectories)
     out += _readings(seed)
     out += _eigen(seed)
@@ -907,7 +907,7 @@ def results(seed: int = 0) -> list:
     out += _skip(seed)
     out += _clipping(seed)
     for fault in FAULTS:
-        if fault.model not in MODELS():
+        if fault.model not in models():
             continue
         try:
             fr = check_fault(fault, seed=seed, trajectories=trajectories)
@@ -1059,7 +1059,7 @@ def _eigen(seed: int) -> list:
 
 
 def _leaky(seed: int) -> list:
-    if "leaky" not in MODELS():
+    if "leaky" not in models():
         return []
     st = dbounds.leaky_statement(symbolic("leaky"))
     rows, worst = [], 0.0
@@ -1103,7 +1103,7 @@ def lstm_case(forget_bias: float, *, T: int = 60, n: int = 3, seed: int = 0, wei
 
 
 def _lstm(seed: int) -> list:
-    if "lstm" not in MODELS():
+    if "lstm" not in models():
         return []
     mp = dbounds.lstm_memory_path(symbolic("lstm"))
     cases, worst, rows = 0, 0.0, []

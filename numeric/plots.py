@@ -124,8 +124,8 @@ def figures(seed: int = 0) -> dict:
     out = {}
     with matplotlib.rc_context(rc=style):
         out["decay_tanh_sigmoid.png"] = _decay_figure(seed)
-        if "leaky" in nb.MODELS():
+        if "leaky" in nb.models():
             out["leaky_alpha.png"] = _leaky_figure(seed)
-        if "lstm" in nb.MODELS():
+        if "lstm" in nb.models():
             out["lstm_forget.png"] = _lstm_figure(seed)
     return out

@@ -177,7 +177,7 @@ def test_clipping_proof():
 
 @pytest.mark.parametrize("name", ["rnn", "lstm"])
 def test_complex_step_agrees_with_autograd(name):
-    if name not in nb.MODELS():
+    if name not in nb.models():
         pytest.skip(f"{name} not registered")
     rng = np.random.default_rng(5)
     case = nb.random_case(nb.concrete(name, 3, 2), rng, 1, weight_scale=1.0, input_scale=1.0, state_scale=1.0)
@@ -213,7 +213,7 @@ def test_vanilla_bounds_never_exceeded(seed, n, T, weight, inputs, activation):
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(2, 3), weight=scales,
        inputs=st.floats(min_value=0.0, max_value=10.0), model=st.sampled_from(["leaky", "lstm", "gru", "skip2"]))
 def test_gated_and_leaky_bounds_never_exceeded(seed, n, weight, inputs, model):
-    if model not in nb.MODELS():
+    if model not in nb.models():
         return
     rng = np.random.default_rng(seed)
     case = nb.random_case(nb.concrete(model, n, 1), rng, 6, weight_scale=weight, input_scale=inputs)
@@ -235,7 +235,7 @@ def test_search_is_deterministic_and_reaches_tightness():
 
 @pytest.mark.parametrize("name", ["rnn", "rnn_sigmoid", "leaky"])
 def test_decay_rate_equals_the_bound_where_attained(name):
-    if name not in nb.MODELS():
+    if name not in nb.models():
         pytest.skip(f"{name} not registered")
     case = nb.attaining_case(name, T=60)
     d = nb.decay(case)
@@ -254,7 +254,7 @@ def test_saturation_makes_the_gradient_vanish_although_gamma_sigma_exceeds_one()
 
 @pytest.mark.parametrize("fault", [f for f in nb.FAULTS], ids=lambda f: f.id)
 def test_fault_in_a_bound_is_caught(fault):
-    if fault.model not in nb.MODELS():
+    if fault.model not in nb.models():
         pytest.skip(f"{fault.model} not registered")
     r = nb.check_fault(fault, iterations=60)
     assert r.caught, r.how
@@ -294,7 +294,7 @@ def test_results_all_pass_and_are_deterministic():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", nb.MODELS())
+@pytest.mark.parametrize("name", nb.models())
 def test_long_sweep(name):
     r = nb.sweep(name, count=300, T=30, seed=123)
     assert r.violations == 0, r

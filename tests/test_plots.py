@@ -16,8 +16,8 @@ def figures():
 
 def test_figures_are_pngs_with_the_expected_names(figures):
     expected = {"decay_tanh_sigmoid.png"}
-    expected |= {"leaky_alpha.png"} if "leaky" in nb.MODELS() else set()
-    expected |= {"lstm_forget.png"} if "lstm" in nb.MODELS() else set()
+    expected |= {"leaky_alpha.png"} if "leaky" in nb.models() else set()
+    expected |= {"lstm_forget.png"} if "lstm" in nb.models() else set()
     assert set(figures) == expected
     for name, data in figures.items():
         assert data.startswith(PNG), name
