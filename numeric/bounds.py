@@ -976,7 +976,7 @@ def _model_entries(name: str, seed: int, trajectories: dict) -> list:
         rates.append({"label": "driven (random weights of scale 1, inputs N(0, 1))", "steps": d_dr.steps,
                       "measured_rate": _fmt(d_dr.measured_rate), "bound_rate": _fmt(d_dr.bound_rate)})
         decay_ok = not tight or abs(d_at.ratio - 1) <= decay_tolerance(at)
-        ok = (violations == 0 and decay_ok and d_dr.measured_rate <= d_dr.bound_rate * (1 + 1e-9)
+        ok = (violations == 0 and decay_ok and d_dr.measured_rate <= d_dr.bound_rate * (1 + decay_tolerance(driven))
               and (not tight or se.max_ratio >= 1 - TIGHT_GAP))
         ev = (f"sweep: {sw.trajectories} trajectories ({sw.trajectories - len(special_cases(name, seed=seed, T=1))} "
               f"random: n 2..5, weight scales 1e-2..4, input scales 1e-3..10; and the special cases: zero state and "
@@ -1007,10 +1007,13 @@ def _readings(seed: int) -> list:
                          T=120, seed=seed, label=label)
         if sigma > 1 and xs == 0.0:
             case.state0 = {k: np.full_like(v, 1e-3) for k, v in case.state0.items()}
-        decays.append(decay(case, label=label))
+        decays.append((decay(case, label=label), decay_tolerance(case)))
+    tols = [t for _, t in decays]
+    decays = [d for d, _ in decays]
     sat = decays[-1]
-    ok = (r["vanishing_sufficient"] and r["bounded_when_beta_le_1"] and decays[0].ratio > 1 - 1e-6
-          and all(d.measured_rate <= d.bound_rate * (1 + 1e-9) for d in decays) and sat.measured_rate < 1 < sat.bound_rate)
+    ok = (r["vanishing_sufficient"] and r["bounded_when_beta_le_1"] and abs(decays[0].ratio - 1) <= tols[0]
+          and all(d.measured_rate <= d.bound_rate * (1 + t) for d, t in zip(decays, tols))
+          and sat.measured_rate < 1 < sat.bound_rate)
     text = "; ".join(f"{d.label}: measured rate {d.measured_rate:.6g} per step, bound rate {d.bound_rate:.6g}"
                      for d in decays)
     return [_entry("rnn/bound/readings", "rnn", _status(ok), sum(d.steps for d in decays), 0,
@@ -1029,7 +1032,7 @@ def _readings(seed: int) -> list:
 def _eigen(seed: int) -> list:
     p = dbounds.prove_eigen_power()
     rng = np.random.default_rng(seed)
-    cases, worst = 0, 0.0
+    cases, worst, excess = 0, 0.0, 0.0
     growth = []
     for i in range(20):
         n = int(rng.integers(2, 6))
@@ -1042,11 +1045,15 @@ def _eigen(seed: int) -> list:
             comp = Q.T @ Mk
             want = lam ** k * (Q.T @ v)
             scale = np.max(np.abs(lam)) ** k * np.linalg.norm(v) + 1e-300
-            worst = max(worst, float(np.max(np.abs(comp - want)) / scale))
+            err = float(np.max(np.abs(comp - want)) / scale)
+            # M = fl(Q Lambda Q^T) is off by ~n^2 u ||M||; k products and the projection add
+            # n-term dot products each: error <= SAFETY (k + 2) n^2 u relative to max|lambda|^k ||v||
+            allowed = SAFETY * (k + 2) * n * n * U
+            worst, excess = max(worst, err), max(excess, err / allowed)
             cases += n
         growth.append(lam)
-    tol = SAFETY * (40 * 6 + 6) * U * 6       # k products of n-term dots, |M| <= sqrt(n)||M||
-    ok = all(v for k, v in p.items() if isinstance(v, bool)) and worst <= tol
+    tol = SAFETY * (40 + 2) * 25 * U
+    ok = all(v for k, v in p.items() if isinstance(v, bool)) and excess <= 1.0
     return [_entry("rnn_linear/bound/eigen", "rnn_linear", _status(ok), cases, 0, None,
                    "M = Q Lambda Q^T, Q^T Q = I => M^k = Q Lambda^k Q^T; the component along eigenvector q_i "
                    "is lambda_i^k (q_i^T v): decays if |lambda_i| < 1, grows if |lambda_i| > 1",
@@ -1055,25 +1062,25 @@ def _eigen(seed: int) -> list:
                    f"(1+e)^-k -> 0: {p['decays_below_1']}, (1+e)^k -> oo: {p['grows_above_1']}. Numeric: 20 "
                    f"random symmetric M (n 2..5, eigenvalues in [-1.3, 1.3]), k up to 40: components of M^k v "
                    f"(matrix_power) against lambda^k (q^T v), max error {worst:.2e} relative to "
-                   f"max|lambda|^k ||v|| (allowed {tol:.2e}).", max_rel_error=worst)]
+                   f"max|lambda|^k ||v|| (allowed SAFETY (k + 2) n^2 u, at most {tol:.2e}).", max_rel_error=worst)]
 
 
 def _leaky(seed: int) -> list:
     if "leaky" not in models():
         return []
     st = dbounds.leaky_statement(symbolic("leaky"))
-    rows, worst = [], 0.0
+    rows, worst, tol = [], 0.0, 0.0
     for alpha in (1.0, 2.0, 4.0, 8.0):
         case = rest_case("leaky", sigma=0.5, alpha=alpha, T=150, seed=seed, label=f"alpha={alpha:g}")
         d = decay(case)
+        tol = max(tol, decay_tolerance(case))
         beta = float(st["uniform_rho"].subs({st["alpha"]: alpha, st["rho"]: 0.5}))
         ts_pred = float(st["timescale"].subs({st["alpha"]: alpha, st["rho"]: 0.5}))
         ts_meas = -1.0 / math.log(d.measured_rate)
         rows.append((alpha, beta, d.measured_rate, ts_pred, ts_meas))
         worst = max(worst, abs(d.measured_rate - beta) / beta)
-    tol = SAFETY * 150 * 8 * U * 10
     same = bool(sp.simplify(st["at_alpha_1"] - dbounds.step_bound(symbolic("rnn")).scalar()) == 0)
-    ok = worst <= 1e-6 and same
+    ok = worst <= tol and same
     text = "; ".join(f"alpha {a:g}: predicted rate {b:.6g}, measured {m:.6g}, time scale {tp:.4g} vs {tm:.4g} steps"
                      for a, b, m, tp, tm in rows)
     return [_entry("leaky/bound/timescale", "leaky", _status(ok), 4 * 150, 0, max(r[2] / r[1] for r in rows),
@@ -1083,7 +1090,7 @@ def _leaky(seed: int) -> list:
                    f"~ {st['timescale_large_alpha']} for large alpha",
                    f"Measured at rest (x = 0, b = 0, h(0) = 0, symmetric W with sigma_max = 0.5, tanh, 150 steps): "
                    f"{text}. At rest phi'(0) = gamma and J = (1 - 1/alpha) I + W/alpha, so the rate equals the "
-                   f"bound; relative difference {worst:.2e}.",
+                   f"bound; relative difference {worst:.2e} (allowed {tol:.2e}).",
                    max_rel_error=worst, timescales=[{"alpha": a, "predicted_rate": _fmt(b), "measured_rate": _fmt(m),
                                                      "predicted_steps": _fmt(tp), "measured_steps": _fmt(tm)}
                                                     for a, b, m, tp, tm in rows], rounding_allowance=tol)]
@@ -1165,7 +1172,8 @@ def _skip(seed: int) -> list:
         tr = trajectory(rc)
         Phh = [np.linalg.norm(P[:3, :3], 2) for P in tr.products]
         rest_ratio = Phh[-1] / 0.8 ** (8 * d / d)
-        ok = p["power_is_scaled_identity"] and violations == 0 and abs(rest_ratio - 1) <= 1e-9
+        rest_tol = float(tolerance(tr, evaluate(tr))[-1])
+        ok = p["power_is_scaled_identity"] and violations == 0 and abs(rest_ratio - 1) <= rest_tol
         out.append(_entry(f"{name}/bound/shortest-path", name, _status(ok), cases, violations, max(best, rest_ratio),
                           p["text"],
                           f"SymPy: with the one-step edge removed B^{d} = {p['B_d_only_skip'].tolist()} = beta_d I: "
