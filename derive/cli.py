@@ -62,7 +62,14 @@ def _report(args) -> int:
 def _bench(args) -> int:
     from numeric.bench import format_table, run
 
-    print(format_table(run(repeats=args.repeats)))
+    from derive.models import REGISTRY
+
+    unknown = [m for m in args.models if m not in REGISTRY]
+    if unknown:
+        print(f"error: unknown model(s) {unknown}; known models: {', '.join(sorted(REGISTRY))}",
+              file=sys.stderr)
+        return 2
+    print(format_table(run(tuple(args.models), repeats=args.repeats)))
     return 0
 
 
@@ -82,6 +89,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the numeric checks and proofs (default 0)")
     p.set_defaults(run=_report)
     p = sub.add_parser("bench", help="time loss_and_grads against the matmul floor and autograd")
+    p.add_argument("models", nargs="*", default=["rnn", "lstm", "gru"],
+                   help="models to time (default: rnn lstm gru)")
     p.add_argument("--repeats", type=int, default=5)
     p.set_defaults(run=_bench)
     args = parser.parse_args(argv)

@@ -48,6 +48,8 @@ class Context:
     labels: dict = field(default_factory=dict)    # one-hot label name -> code of its integer labels
     shared: dict = field(default_factory=dict)    # (node type, arg) -> name computed once
     used: set = field(default_factory=set)        # names spelled so far
+    products: dict = field(default_factory=dict)  # matrix expression -> code of a value computed once
+    sums: list = field(default_factory=list)      # (set of terms, code of their sum computed at once)
 
     def name(self, s: MatrixSymbol) -> str:
         self.used.add(s.name)
@@ -108,13 +110,19 @@ def _scalar(function: sp.Lambda, code) -> str:
 
 def expr(e, ctx: Context) -> str:
     """Code of the row-batch array of the per-example expression ``e``."""
+    if e in ctx.products:
+        return ctx.products[e]
     if isinstance(e, MatrixSymbol):
         return ctx.name(e)
     if isinstance(e, MatAdd):
         label, rest = _label_term(e, ctx)
         if label is not None:             # v - y with y one-hot: subtract 1 at the label
             return f"rt.minus_one_hot({expr(MatAdd(*rest), ctx)}, {ctx.labels[label.name]})"
-        parts = [expr(a, ctx) for a in _ordered(e.args, ctx)]
+        args, fused = e.args, []
+        for terms, code in ctx.sums:
+            if terms <= set(args):
+                args, fused = tuple(a for a in args if a not in terms), fused + [code]
+        parts = fused + [expr(a, ctx) for a in _ordered(args, ctx)]
         out = parts[0]
         for p in parts[1:]:
             out += f" - {p[1:]}" if p.startswith("-") and not p.startswith("-(") else f" + {p}"
@@ -300,7 +308,10 @@ def generate(d: Derivation) -> str:
     w("INPUTS = {" + ", ".join(f"{k!r}: {_tuple_text(v)}" for k, v in inputs.items()) + "}")
     w("STATES = {" + ", ".join(f"{k!r}: {_tuple_text(v)}" for k, v in state_dims.items()) + "}")
     w("OUTPUTS = " + _tuple_text(tuple(new for _, new, _, _ in states) + outputs))
+    domains = ", DOMAINS" if M.domains else ""
     w("INIT = {" + ", ".join(f"{k!r}: {M.init.get(k, 'glorot')!r}" for k in params) + "}")
+    if M.domains:
+        w("DOMAINS = {" + ", ".join(f"{k!r}: {tuple(v)!r}" for k, v in M.domains.items()) + "}")
     w("GRADS = " + _tuple_text(tuple(g.wrt.name for g in _grad_order(d))))
     w()
     w()
@@ -321,7 +332,7 @@ def generate(d: Derivation) -> str:
     w('"""One time step for a batch: the next state(s) from ' +
       ", ".join(f"{x}_t (B, {', '.join(map(str, dims[x]))})" for x in inputs) + " and " +
       ", ".join(f"{p} (B, {', '.join(map(str, dims[new]))})" for p, new, _, _ in states) + '."""')
-    w(f"({', '.join(param_names)}), sizes, dtype = rt.check_params(params, PARAMS)")
+    w(f"({', '.join(param_names)}), sizes, dtype = rt.check_params(params, PARAMS{domains})")
     for x in inputs:
         w(f"{x}_t = rt.check_array('{x}_t', {x}_t, {_tuple_text(('B',) + tuple(dims[x]))}, sizes, dtype)")
     for p, new, _, _ in states:
@@ -379,16 +390,35 @@ def generate(d: Derivation) -> str:
         w(f"{a.name} = {expr(a.rhs, vec)}")
     for prev, new, carry, init in states:
         w(f"{carry} = np.zeros_like({init})")
+    stacks = _stacks(d, set(param_names))
+    stacked_adjoints = {g for st in stacks for g in st.adjoints}
+    for st in stacks:
+        if st.adjoints:
+            w(f"# {', '.join(st.adjoints)}: views of one array, so that the carried adjoint")
+            w(f"# {' + '.join(f'{p}^T {g}' for p, g in zip(st.params, st.adjoints))} is one matrix product")
+            w(f"{st.adjoint} = np.empty({first_x}.shape[:2] + ({' + '.join(f'{p}.shape[0]' for p in st.params)},), "
+              f"dtype={first_x}.dtype)")
+            w(f"{', '.join(st.adjoints)} = rt.split_like({st.adjoint}, {', '.join(st.params)})")
+            w(f"{st.name} = np.concatenate([{', '.join(st.params)}])")
     for a in loop_b:
-        if a.stored:
+        if a.stored and a.name not in stacked_adjoints:
             w(f"{a.name} = np.empty({first_x}.shape[:2] + ({_shape_code(M, dims[a.name[4:]])}), "
               f"dtype={first_x}.dtype)")
+    factors = _derivative_factors(d, loop_b, set(kept) | {s[0] for s in states})
+    for node, name in factors.items():
+        w(f"# {pretty(node)}: the activation's derivative at every step, before the loop")
+        w(f"{name} = {expr(node, vec)}")
     w("for t in reversed(range(" + f"{first_x}.shape[0])):")
     w.indent += 1
     inloop = Context(per_example, {n: f"{n}[t]" for n in
                                    (*kept, *(a.name for a in post_b), *(a.name for a in loop_b if a.stored),
                                     *(a.name for a in fwd_pre), *inputs, f"{label}_onehot")}
                      | {label: f"{label}_onehot[t]"} | {s[0]: f"{s[0]}[t]" for s in states})
+    inloop.products.update({node: f"{name}[t]" for node, name in factors.items()})
+    for st in stacks:
+        if st.adjoints:
+            terms = frozenset(MatMul(Transpose(M.symbol(p)), M_symbol(d, g)) for p, g in zip(st.params, st.adjoints))
+            inloop.sums.append((terms, f"{st.adjoint}[t] @ {st.name}"))
     for a in loop_b:
         w.comment(a.source)
         w(f"{inloop.name(a.lhs)} = {expr(a.rhs, inloop)}")
@@ -400,7 +430,51 @@ def generate(d: Derivation) -> str:
         w.comment(a.source)
         w(f"{a.name} = {expr(a.rhs, vec)}")
     w("grads = {}")
+    fused_grads = set()
+    aliases = {a.name: a.rhs.name for a in d.backward if isinstance(a.rhs, MatrixSymbol)}
+    for st in stacks:
+        if not st.adjoints:
+            continue
+        slot = {g: i for i, g in enumerate(st.adjoints)}
+        families: dict = {}          # vector name (or None for biases) -> {slot: param}
+        for g in d.gradients:
+            rhs = g.rhs
+            if g.kind != "param":
+                continue
+            if isinstance(rhs, MatrixSymbol) and aliases.get(rhs.name, rhs.name) in slot:
+                families.setdefault(None, {})[slot[aliases.get(rhs.name, rhs.name)]] = g.wrt.name
+            elif isinstance(rhs, MatMul) and len(rhs.args) == 2 and isinstance(rhs.args[0], MatrixSymbol) \
+                    and isinstance(rhs.args[1], Transpose) and isinstance(rhs.args[1].arg, MatrixSymbol) \
+                    and aliases.get(rhs.args[0].name, rhs.args[0].name) in slot:
+                i = slot[aliases.get(rhs.args[0].name, rhs.args[0].name)]
+                families.setdefault(rhs.args[1].arg.name, {})[i] = g.wrt.name
+        for v, members in families.items():
+            if len(members) != len(slot):
+                continue
+            names = [members[i] for i in range(len(slot))]
+            keys = ", ".join(f"grads[{p!r}]" for p in names)
+            if v is None:
+                w(f"# {', '.join(f'dL_d{p}' for p in names)}: one sum over steps and examples, split")
+                w(f"{keys} = rt.split_like(rt.sum_rows({st.adjoint}), {', '.join(st.params)})")
+            else:
+                w(f"# {', '.join(f'dL_d{p}' for p in names)}: one matrix product, split by rows")
+                w(f"{keys} = rt.split_rows(rt.sum_outer({st.adjoint}, {v}), {', '.join(st.params)})")
+            fused_grads |= set(names)
+        for g in d.gradients:       # input gradients: sum_i Q_i^T g_i as one product
+            if g.kind != "input" or not isinstance(g.rhs, MatAdd):
+                continue
+            qs = {}
+            for term in g.rhs.args:
+                if isinstance(term, MatMul) and len(term.args) == 2 and isinstance(term.args[0], Transpose) \
+                        and isinstance(term.args[1], MatrixSymbol) \
+                        and aliases.get(term.args[1].name, term.args[1].name) in slot:
+                    qs[slot[aliases.get(term.args[1].name, term.args[1].name)]] = term
+            if len(qs) == len(slot):
+                stacked = f"np.concatenate([{', '.join(qs[i].args[0].arg.name for i in range(len(slot)))}])"
+                vec.sums.append((frozenset(qs.values()), f"rt.matmul({st.adjoint}, {stacked})"))
     for g in _grad_order(d):
+        if g.wrt.name in fused_grads:
+            continue
         w.comment("; ".join(g.sources))
         if isinstance(g.rhs, ZeroMatrix):
             code = f"np.zeros_like({g.wrt.name})"
@@ -418,7 +492,7 @@ def generate(d: Derivation) -> str:
     # validation shared by forward and loss_and_grads
     w(f"def _checked(params, {xs}, {', '.join(s[3] for s in states)}):")
     w.indent += 1
-    w("P, sizes, dtype = rt.check_params(params, PARAMS)")
+    w(f"P, sizes, dtype = rt.check_params(params, PARAMS{domains})")
     for x, xd in inputs.items():
         w(f"{x} = rt.check_array({x!r}, {x}, INPUTS[{x!r}], sizes, dtype)")
     for *_, init in states:
@@ -432,16 +506,38 @@ def generate(d: Derivation) -> str:
     w.indent += 1
     w(f'"""Forward pass; returns {", ".join(kept)}, each (tau, B, ...)."""')
     w(f"tau = {first_x}.shape[0]")
+    pre_stacks = _stacks(d, set(param_names), phase="pre")
+    vec_pre = Context(per_example, {}, stacked=True)
+    for st in pre_stacks:
+        w(f"# {', '.join(f'{p} {st.vector}' for p in st.params)} for all steps: one matrix product")
+        w(f"{', '.join(st.product(p) for p in st.params)} = rt.split_like(rt.matmul({st.vector}, "
+          f"np.concatenate([{', '.join(st.params)}]).T), {', '.join(st.params)})")
+        for p in st.params:
+            vec_pre.products[MatMul(M.symbol(p), M.symbol(st.vector))] = st.product(p)
     for a in fwd_pre:
         w.comment(a.source + " -- the part without the state, all steps at once")
-        w(f"{a.name} = {expr(a.rhs, vec)}")
+        w(f"{a.name} = {expr(a.rhs, vec_pre)}")
     for name in stored_fwd:
         w(f"{name} = np.empty({first_x}.shape[:2] + ({_shape_code(M, dims[name])}), dtype={first_x}.dtype)")
     for prev, new, _, init in states:
         w(f"{prev} = {init}")
+    for st in stacks:
+        w(f"# every matrix that multiplies {st.vector} in the loop, stacked: one product per step")
+        w(f"{st.name}_T = np.concatenate([{', '.join(st.params)}]).T")
     w("for t in range(tau):")
     w.indent += 1
     fctx = Context(per_example, {n: f"{n}[t]" for n in (*stored_fwd, *(a.name for a in fwd_pre), *inputs)})
+    fused = {st.vector: st for st in stacks}
+    for a in fwd_loop:
+        for v, st in list(fused.items()):
+            if v in {s.name for s in a.rhs.atoms(MatrixSymbol)}:
+                code = fctx.spelled.get(v, v)
+                w(f"# {', '.join(f'{p} {v}' for p in st.params)}: one matrix product")
+                w(f"{', '.join(st.product(p) for p in st.params)} = "
+                  f"rt.split_like({code} @ {st.name}_T, {', '.join(st.params)})")
+                for p in st.params:
+                    fctx.products[MatMul(M.symbol(p), M.symbol(v))] = st.product(p)
+                del fused[v]
     for a in fwd_loop:
         w.comment(a.source)
         w(f"{fctx.name(a.lhs)} = {expr(a.rhs, fctx)}")
@@ -463,6 +559,84 @@ def generate(d: Derivation) -> str:
         f"# Content hash: sha256:{digest}",
     ])
     return head + "\n" + body
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Parameters that multiply the same per-example vector inside the time loop
+    (the four LSTM gates' W h(t-1)): one matrix product per step instead of one per
+    parameter, forwards (``v @ [P1; P2; ...].T``) and backwards (the carried adjoint
+    ``[g1, g2, ...] @ [P1; P2; ...]``)."""
+
+    vector: str                 # "h_prev"
+    params: tuple               # ("W_g", "W_f", "W", "W_o"), forward order
+    adjoints: tuple             # ("dL_da_g", ...): the g_k of P_k^T g_k in the carry, or ()
+
+    @property
+    def name(self) -> str:      # the stacked matrix [P1; P2; ...], (4n, n)
+        return f"W_{self.vector}_stack"
+
+    @property
+    def adjoint(self) -> str:   # the stacked adjoints, (tau, B, 4n)
+        return f"dL_d{self.vector}_stack"
+
+    def product(self, param: str) -> str:
+        return f"{param}_{self.vector}"
+
+
+def _stacks(d: Derivation, params: set, phase: str = "loop") -> list:
+    """Groups of products ``P v`` sharing ``v`` in the forward ``phase`` (see :class:`Stack`)."""
+    groups: dict = {}
+    for a in d.forward:
+        if a.phase != phase:
+            continue
+        for node in sp.preorder_traversal(a.rhs):
+            if isinstance(node, MatMul) and len(node.args) == 2 and all(
+                    isinstance(x, MatrixSymbol) for x in node.args) and node.args[0].name in params \
+                    and node.args[1].name not in params:
+                members = groups.setdefault(node.args[1].name, [])
+                if node.args[0].name not in members:
+                    members.append(node.args[0].name)
+    out = []
+    for v, members in groups.items():
+        if len(members) < 2:
+            continue
+        adjoints = {}
+        for c in (*d.carries, *d.backward):
+            if c.phase != "loop" or not isinstance(c.rhs, MatAdd):
+                continue
+            for term in c.rhs.args:
+                if isinstance(term, MatMul) and len(term.args) == 2 and isinstance(term.args[0], Transpose) \
+                        and isinstance(term.args[1], MatrixSymbol) and term.args[0].arg.name in members:
+                    adjoints[term.args[0].arg.name] = term.args[1].name
+        stored = {a.name for a in d.backward if a.stored}
+        ok = set(adjoints) == set(members) and all(g in stored for g in adjoints.values())
+        out.append(Stack(v, tuple(members), tuple(adjoints[p] for p in members) if ok else ()))
+    return out
+
+
+def _derivative_factors(d: Derivation, loop_b, stored: set) -> dict:
+    """Elementwise derivatives in the backward loop that read forward values only
+    (``1 - h**2``, ``q (1 - q)``): computed for all steps at once before the loop,
+    so each step does one multiplication instead of a chain of small operations.
+    Named after the forward equation they differentiate: ``dh_da``, ``dq_da_q``."""
+    producers = {}
+    for a in d.forward:
+        if isinstance(a.rhs, ElementwiseApplyFunction) and isinstance(a.rhs.expr, MatrixSymbol):
+            producers[a.name] = (a.name, a.rhs.expr.name)       # out -> (out, argument)
+            producers.setdefault(a.rhs.expr.name, (a.name, a.rhs.expr.name))
+    out = {}
+    for a in loop_b:
+        for node in sp.preorder_traversal(a.rhs):
+            if isinstance(node, ElementwiseApplyFunction) and isinstance(node.expr, MatrixSymbol) \
+                    and node.expr.name in stored and node.expr.name in producers and node not in out:
+                y, x = producers[node.expr.name]
+                out[node] = f"d{y}_d{x}"
+    return out
+
+
+def M_symbol(d: Derivation, name: str) -> MatrixSymbol:
+    return d.assign(name).lhs
 
 
 def _grad_order(d: Derivation):

@@ -187,8 +187,9 @@ def prove(derivation: Derivation, sizes: tuple, tau: int, *, seed: int = 0,
     # --- a random rational point ---------------------------------------------------
     point = {s: sp.Rational(rng.randint(-90, 90), 97) for s in graph.leaves()}
     for name, (low, high) in model.domains.items():   # e.g. alpha >= 1
+        width = (high - low) if high is not None else 4
         for s in params[name]:
-            point[s] = low + (high - low) * sp.Rational(rng.randint(0, 96), 97)
+            point[s] = low + width * sp.Rational(rng.randint(0, 96), 97)
     numeric = {s: sp.Float(v, digits + 10) for s, v in point.items()}
     value = lambda M: M.xreplace(numeric).evalf(digits + 10)  # noqa: E731
     brute = brute_force_gradient(graph, numeric, digits + 10)

@@ -161,7 +161,7 @@ class Model:
     loss_text: str = "L(t)"          # the loss as the course notes write it
     outputs: tuple = ()              # names returned by forward() besides the states
     init: dict = field(default_factory=dict)   # param name -> initialiser name
-    domains: dict = field(default_factory=dict)  # param name -> (low, high) where it is defined
+    domains: dict = field(default_factory=dict)  # param name -> (low, high or None): where it is defined
     notes: str = ""
 
     def __post_init__(self):

@@ -64,6 +64,19 @@ def matmul(a, M):
     return (a.reshape(-1, a.shape[-1]) @ M).reshape(a.shape[:-1] + (M.shape[-1],))
 
 
+def split_like(a, *mats):
+    """Views of ``a`` split along its last axis into blocks of ``M.shape[0]`` columns,
+    one per matrix in ``mats`` (the inverse of stacking the matrices' rows)."""
+    edges = np.cumsum([M.shape[0] for M in mats])[:-1]
+    return np.split(a, edges, axis=-1)
+
+
+def split_rows(a, *mats):
+    """``a`` split into row blocks of ``M.shape[0]`` rows, one per matrix in ``mats``."""
+    edges = np.cumsum([M.shape[0] for M in mats])[:-1]
+    return np.split(a, edges, axis=0)
+
+
 def sum_outer(g, v):
     """sum over all time steps and examples of the outer product g v^T:
     one matrix product of the (steps*batch, r) and (steps*batch, c) stacks."""
@@ -157,8 +170,9 @@ def _finite(name, value):
         raise ValueError(f"{name}: non-finite value {value[bad]} at index {bad}")
 
 
-def check_params(params, shapes: dict):
-    """Validate the params dict; returns (arrays in the order of ``shapes``, sizes, dtype)."""
+def check_params(params, shapes: dict, domains: dict = None):
+    """Validate the params dict; returns (arrays in the order of ``shapes``, sizes, dtype).
+    ``domains`` maps a parameter to the (low, high or None) interval the model is defined on."""
     if not isinstance(params, dict):
         raise ValueError(f"params: expected a dict with keys {list(shapes)}, got {type(params).__name__}")
     missing = [k for k in shapes if k not in params]
@@ -177,6 +191,13 @@ def check_params(params, shapes: dict):
                              f"({dtype}); all arrays must share one dtype")
         _bind(f"params[{name!r}]", value, dims, sizes)
         _finite(f"params[{name!r}]", value)
+        low, high = (domains or {}).get(name, (None, None))
+        outside = ((value < low) if low is not None else False) | ((value > high) if high is not None else False)
+        if np.any(outside):
+            bad = tuple(int(i) for i in np.argwhere(outside)[0])
+            bounds = " and ".join(t for t in (f">= {low}" if low is not None else "",
+                                              f"<= {high}" if high is not None else "") if t)
+            raise ValueError(f"params[{name!r}]: expected values {bounds}, got {value[bad]} at index {bad}")
         arrays.append(value)
     return arrays, sizes, dtype
 

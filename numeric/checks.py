@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numeric import errors, oracles
+from numeric import errors, interpret, oracles
 
-CHECKS = ("autograd", "complex-step", "mpmath")
+CHECKS = ("autograd", "complex-step", "mpmath")   # "mpmath-one-sided" replaces them on a kink
 WORST = 5
 
 
@@ -85,6 +85,14 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
     init = dict(init or {})
     _, got = loss_and_grads(params, x, y, **init)
     point = oracles.differentiable_variables(model, params, x, init)
+    on_kink = interpret.kink_distance(model, params, x, init) == 0.0
+    if on_kink:
+        # ReLU exactly at 0: the loss has only one-sided derivatives there.  The
+        # autograd convention (max'(0) = 0) and the complex step do not apply;
+        # the derived value (Heaviside(0) = 1/2) must lie between the one-sided
+        # directional derivatives instead.
+        which = tuple(c for c in which if c not in ("autograd", "complex-step"))
+        which = tuple("mpmath-one-sided" if c == "mpmath" else c for c in which)
     got = {k: np.asarray(got[k], dtype=np.float64) for k in point}
     tau, batch = x.shape[0], x.shape[1]
     N = path_length(model, tau, batch)
@@ -129,6 +137,26 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
             results.append(CheckResult(name, model.name, k, cmp.ok, cmp.discrepancy, cmp.allowed,
                                        f"{own.formula} {_terms(own)} + {floor.formula} {_terms(floor)} "
                                        f"+ {other.source}", seed))
+
+    if "mpmath-one-sided" in which:
+        for k in point:
+            direction = {j: np.zeros_like(v) for j, v in point.items()}
+            direction[k] = oracles.random_direction({k: point[k].shape}, rng)[k]
+            value = oracles.directional(got, direction)
+            kappa = oracles.directional_condition(got, direction)
+            own = errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u)
+            sides = [float(oracles.mpmath_one_sided(model, f64, x64, y, init64, direction=direction, side=s))
+                     for s in (-1, 1)]
+            low, high = min(sides), max(sides)
+            size = max(abs(value), abs(low), abs(high))
+            floor = errors.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u)
+            slack = (own.relative + floor.relative) * size
+            outside = max(low - value, value - high, 0.0)
+            results.append(CheckResult("mpmath-one-sided", model.name, k, outside <= slack,
+                                       outside / size if size else outside, slack / size if size else slack,
+                                       f"on a kink: derived value within [{low:.17g}, {high:.17g}] "
+                                       f"(one-sided derivatives) up to {own.formula} + {floor.formula}",
+                                       seed))
 
     if explain:
         results = [_explain(r, model, loss_and_grads, params, x, y, init) if not r.ok else r

@@ -422,6 +422,15 @@ class _Compiler:
         body = _compile_scalar(function.expr, tuple(function.variables))
         node = self(expr.expr)
         run = node.run
+        kinks = kink_points(function)
+        if kinks:
+            def run_recorded(bk, env):
+                arg = run(bk, env)
+                if _KINK_LOG is not None:
+                    _KINK_LOG.append(min(float(np.min(np.abs(np.real(np.asarray(arg, dtype=complex)) - k)))
+                                         for k in kinks))
+                return body(bk, arg)
+            return self.node(expr, run_recorded, node.batched)
         return self.node(expr, lambda bk, env: body(bk, run(bk, env)), node.batched)
 
     def column_reduction(self, expr, f) -> _Node:
@@ -547,6 +556,36 @@ def _run(model: Model, params, x, y, init, bk: Backend, *, keep: tuple):
         for name in keep:
             kept[name].append(env[name].T)
     return kept, (None if labels is None else total)
+
+
+_KINK_LOG = None      # list while kink_distance() runs a forward pass
+
+
+def kink_points(function: sp.Lambda) -> tuple:
+    """Where a one-variable function is not differentiable: the points at which
+    the arguments of its ``Max``/``Min`` tie, or ``Heaviside``/``Abs``/``sign``
+    switch (found by SymPy; ``(0.0,)`` for ReLU, ``()`` for smooth functions)."""
+    (z,) = function.variables
+    points = set()
+    for node in sp.preorder_traversal(function.expr):
+        if isinstance(node, (sp.Max, sp.Min)) and len(node.args) == 2:
+            points |= set(sp.solve(sp.Eq(node.args[0], node.args[1]), z))
+        elif isinstance(node, (sp.Heaviside, sp.Abs, sp.sign)):
+            points |= set(sp.solve(sp.Eq(node.args[0], 0), z))
+    return tuple(sorted(float(p) for p in points if p.is_real))
+
+
+def kink_distance(model: Model, params: Mapping, x, init: Mapping | None = None) -> float:
+    """The smallest distance, over all steps, examples and units, from the argument of
+    a non-differentiable activation to its kink (inf for smooth models).  0.0 means
+    the point sits exactly on a kink, where the loss has one-sided derivatives only."""
+    global _KINK_LOG
+    _KINK_LOG = []
+    try:
+        _run(model, params, x, None, init, get_backend("numpy"), keep=())
+        return min(_KINK_LOG, default=float("inf"))
+    finally:
+        _KINK_LOG = None
 
 
 def forward_names(model: Model) -> tuple:

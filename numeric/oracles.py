@@ -189,6 +189,24 @@ def mpmath_directional(model: Model, params: Mapping, x, y, init: Mapping | None
         return +derivative
 
 
+def mpmath_one_sided(model: Model, params: Mapping, x, y, init: Mapping | None = None, *,
+                     direction: Mapping, side: int, digits: int = 50) -> mpmath.mpf:
+    """The one-sided directional derivative ``lim_{s -> 0, side * s > 0} (L(theta + s d) - L(theta)) / s``
+    by a forward (``side=+1``) or backward (``side=-1``) difference in mpmath.
+
+    For points on a kink (ReLU at 0), where only one-sided derivatives exist.  The
+    step is 10^-(digits+5) at 2 digits + 10 working digits: the O(step) truncation
+    and the rounding 10^-(2 digits + 10) / step both stay below 10^-digits."""
+    if side not in (1, -1):
+        raise ValueError(f"side: expected +1 or -1, got {side!r}")
+    along = mpmath_loss_along(model, params, x, y, init, direction=direction)
+    with mpmath.workdps(2 * digits + 10):
+        h = mpmath.mpf(10) ** (-(digits + 5))
+        derivative = (along(side * h) - along(0)) / (side * h)
+    with mpmath.workdps(digits):
+        return +derivative
+
+
 # ---------------------------------------------------------------------------
 # Directions and contractions
 # ---------------------------------------------------------------------------

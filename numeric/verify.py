@@ -53,6 +53,8 @@ def make_data(model: str, *, seed: int, sizes=None, B: int = 3, tau: int = 5, sc
     sizes = sizes or {s: int(v) for s, v in zip(gen.SIZES, rng.integers(2, 6, len(gen.SIZES)))}
     params = gen.init_params(*(sizes[s] for s in gen.SIZES), seed=seed)
     params = {k: scale * (v + 0.2 * rng.standard_normal(v.shape)) for k, v in params.items()}
+    for k, (low, high) in getattr(gen, "DOMAINS", {}).items():   # e.g. alpha >= 1: spread over [low, low + 4]
+        params[k] = low + rng.uniform(0, (high - low) if high is not None else 4, params[k].shape)
     dims = {**sizes, "tau": tau, "B": B}
     x = {k: rng.standard_normal(tuple(dims[d] for d in v)) for k, v in gen.INPUTS.items()}
     init = {k: 0.5 * rng.standard_normal(tuple(dims[d] for d in v)) for k, v in gen.STATES.items()}

@@ -1,39 +1,42 @@
-"""Every check catches injected faults, and says which gradient is wrong."""
-import numpy as np
+"""Every check catches injected faults in every model, and says which gradient is wrong."""
+import importlib
+
 import pytest
 
 from numeric import checks
-from numeric.faults import FAULTS, inject
-from numeric.generated import rnn
+from numeric.faults import DEFAULT_MIN_FAULTS, FAULTS, MIN_FAULTS, inject
+from numeric.verify import make_data
+from derive.models import REGISTRY
 
 CASES = [(model, f) for model, faults in sorted(FAULTS.items()) for f in faults]
 
 
-def data(seed=0, tau=4, B=3, n=4, m=3, K=4):
-    rng = np.random.default_rng(seed)
-    params = rnn.init_params(n, m, K, seed=seed)
-    params = {k: v + 0.1 * rng.standard_normal(v.shape) for k, v in params.items()}  # non-zero biases
-    return params, rng.standard_normal((tau, B, m)), rng.integers(0, K, (tau, B)), \
-        {"h0": 0.5 * rng.standard_normal((B, n))}
+def data(model, seed=0):
+    _, params, x, y, init = make_data(model, seed=seed, sizes={"n": 4, "m": 3, "K": 4}, B=3, tau=4)
+    return params, x, y, init
 
 
-def test_at_least_ten_distinct_faults_per_model():
+def test_every_model_has_its_faults():
+    assert set(FAULTS) == set(REGISTRY)
     for model, faults in FAULTS.items():
-        assert len({f.id for f in faults}) >= 10
+        assert len({f.id for f in faults}) >= MIN_FAULTS.get(model, DEFAULT_MIN_FAULTS), model
         assert len({(f.old, f.new) for f in faults}) == len(faults)
 
 
-def test_the_unfaulted_module_passes():
-    params, x, y, init = data()
-    results = checks.check(checks.spec_for("rnn", params), rnn.loss_and_grads, params, x, y, init)
+@pytest.mark.parametrize("model", sorted(REGISTRY))
+def test_the_unfaulted_module_passes(model):
+    module = importlib.import_module(f"numeric.generated.{model}")
+    params, x, y, init = data(model)
+    results = checks.check(checks.spec_for(model, params), module.loss_and_grads, params, x, y, init)
     assert not checks.failures(results), checks.summary(results)
 
 
 @pytest.mark.parametrize("model,fault", CASES, ids=[f"{m}-{f.id}" for m, f in CASES])
 def test_fault_is_caught_by_every_check(model, fault):
     module = inject(model, fault)
-    params, x, y, init = data()
-    results = checks.check(checks.spec_for(model, params), module.loss_and_grads, params, x, y, init)
+    params, x, y, init = data(model)
+    results = checks.check(checks.spec_for(model, params), module.loss_and_grads, params, x, y, init,
+                           explain=False)
     for name in fault.caught_on:
         for check in checks.CHECKS:
             r = next(r for r in results if r.gradient == name and r.check == check)
@@ -43,7 +46,7 @@ def test_fault_is_caught_by_every_check(model, fault):
 
 def test_failure_message_names_step_and_worst_entries():
     fault = next(f for f in FAULTS["rnn"] if f.id == "scaled-gradient")
-    params, x, y, init = data()
+    params, x, y, init = data("rnn")
     results = checks.check(checks.spec_for("rnn", params), inject("rnn", fault).loss_and_grads,
                            params, x, y, init, which=("autograd",))
     bad = checks.failures(results)

@@ -46,5 +46,5 @@ def spec(n=None, m=None, K=None) -> Model:
         loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
         outputs=("o",),
         init={"U": "glorot", "W": "glorot", "b": "zeros", "alpha": "timescales", "V": "glorot", "c": "zeros"},
-        domains={"alpha": (1, 100)},
+        domains={"alpha": (1, None)},
     )
