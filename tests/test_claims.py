@@ -43,16 +43,24 @@ def write_claim(tmp_path: Path, statement: str, *, cid="mutant", expect="fails",
 CATALOGUE = catalogue()
 
 
-def test_catalogue_is_sorted_unique_and_from_seed_004():
+def test_catalogue_is_sorted_unique_and_one_file_per_seed():
     ids = [c.id for c in CATALOGUE]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert {"004-grad-o", "004-grad-h-last", "004-grad-h-recursion", "004-grad-W", "004-grad-U",
             "004-grad-V", "004-grad-b", "004-grad-c"} <= set(ids)
+    seeds = {"000": "000_896ebda0a3a80bff.txt", "001": "001_e1543032cbfbfdb6.txt",
+             "002": "002_43f2f9f4d98fad2e.txt", "003": "003_08590fb14900077a.txt",
+             "004": "004_2bd5bd3ef5bc2048.txt"}
+    assert {c.id[:3] for c in CATALOGUE} == set(seeds)      # every seed file has claims
     for c in CATALOGUE:
-        assert isinstance(c, Claim) and isinstance(c.tree, ast.Expression)
-        assert c.model == "rnn" and c.seed == "004_2bd5bd3ef5bc2048.txt"
-        assert c.section == "Back-Propagation Through Time (BPTT)"
-        assert c.expect in ("holds", "fails")
+        assert isinstance(c, Claim) and all(isinstance(p.tree, ast.Expression) for p in c.parts)
+        assert c.seed == seeds[c.id[:3]], c.id
+        assert Path(c.path).name.startswith(f"seed_{c.id[:3]}"), (c.id, c.path)    # one file per seed
+        assert c.kind in claims.KINDS and c.expect in claims.VERDICTS
+        assert (c.kind == "scalar") == (not c.model), c.id
+        assert any(not p.aside for p in c.parts)
+    seed_004 = [c for c in CATALOGUE if c.id in ("004-grad-o", "004-grad-W")]
+    assert all(c.section == "Back-Propagation Through Time (BPTT)" and c.model == "rnn" for c in seed_004)
 
 
 def test_catalogue_locations_point_at_the_id_lines():
@@ -73,12 +81,28 @@ def test_catalogue_claim_decides_as_expected(claim):
     result = check(claim)
     assert result.status == "pass", result.evidence
     assert result.verdict == claim.expect
-    assert result.id == claim.id and result.expected == claim.expect
+    assert result.id == claim.id and result.expected == claim.expect and result.kind == claim.kind
     assert result.cases > 0
     assert "line" in result.source and claim.seed in result.source
-    if result.verdict == "holds":
+    assert len(result.parts) == len(claim.parts)
+    for part, p in zip(claim.parts, result.parts):
+        assert p["reading"] == part.reading and p["aside"] == part.aside and p["evidence"] in result.evidence
+    counted = [p["verdict"] for p in result.parts if not p["aside"]]
+    if result.verdict == "partial":
+        assert "holds" in counted and "fails" in counted
+    else:
+        assert set(counted) == {result.verdict}
+    for p in result.parts:
+        if p["verdict"] == "fails":     # a counterexample with numbers, or the measured violations
+            assert any(w in p["evidence"] for w in ("counterexample", "violated", "not attained")), p
+        if p["verdict"] == "holds" and claim.kind == "identity":
+            assert "60 digits" in p["evidence"] and "float64" in p["evidence"]
+        if claim.kind == "sample":
+            assert "measured" in p["evidence"] and " draws " in p["evidence"]
+        if claim.kind == "scalar":
+            assert p["evidence"].startswith("SymPy")
+    if result.verdict == "holds" and claim.kind == "identity":
         assert result.max_rel_error < 1e-13
-        assert "60 digits" in result.evidence and "float64" in result.evidence
 
 
 def test_check_is_deterministic():
