@@ -30,7 +30,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from derive import naming
 from derive.errors import DerivationError
 from derive.rules import backprop, derivative
-from derive.spec import ACTIVATIONS, Model
+from derive.spec import ACTIVATIONS, Elementwise, Model
 
 
 
@@ -148,7 +148,7 @@ def _normalise(model: Model):
             if isinstance(e, ElementwiseApplyFunction):
                 arg = e.expr if isinstance(e.expr, MatrixSymbol) else \
                     name(visit(e.expr, False), naming.preactivation(eq.lhs.name))
-                e = ElementwiseApplyFunction(e.function, arg)
+                e = Elementwise(e.function, arg)
                 return e if top else name(e, naming.applied(_function_name(e.function), arg.name))
             if isinstance(e, (HadamardProduct, MatMul)):
                 compound = (MatAdd, MatMul) if isinstance(e, HadamardProduct) else (HadamardProduct,)
@@ -212,7 +212,7 @@ def _in_terms_of_outputs(expr, forward):
             if node.expr == arg and node.function == derivative(f):
                 g = _as_function_of_output(f)
                 if g is not None:
-                    return ElementwiseApplyFunction(g, out)
+                    return Elementwise(g, out)
         return node
 
     return expr.replace(lambda e: isinstance(e, ElementwiseApplyFunction), rewrite)

@@ -16,7 +16,7 @@ from sympy import (HadamardPower, HadamardProduct, Identity, MatAdd, MatMul,
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive.errors import DerivationError
-from derive.spec import LogSumExp, Softmax
+from derive.spec import Elementwise, LogSumExp, Softmax
 
 
 def derivative(function: sp.Lambda) -> sp.Lambda:
@@ -43,7 +43,7 @@ RULES = {
     Transpose: lambda e, G: [(e.arg, G.T)],
     HadamardProduct: lambda e, G: [(x, HadamardProduct(G, *(y for j, y in enumerate(e.args) if j != i)).doit()) for i, x in enumerate(e.args)],
     HadamardPower: lambda e, G: [(e.base, HadamardProduct(G, e.exp * HadamardPower(e.base, e.exp - 1)).doit())],
-    ElementwiseApplyFunction: lambda e, G: [(e.expr, HadamardProduct(G, ElementwiseApplyFunction(derivative(e.function), e.expr)))],
+    ElementwiseApplyFunction: lambda e, G: [(e.expr, HadamardProduct(G, Elementwise(derivative(e.function), e.expr)))],
     LogSumExp: lambda e, G: [(e.arg, MatMul(Softmax(e.arg), G).doit())],
     Softmax: lambda e, G: [(e.arg, HadamardProduct(e, G).doit() - MatMul(e, e.T, G).doit())],
 }
@@ -62,7 +62,7 @@ def backprop(expr, G, accumulate) -> None:
         return
     if isinstance(expr, CONSTANTS):
         return
-    rule = RULES.get(type(expr))
+    rule = next((RULES[t] for t in type(expr).__mro__ if t in RULES), None)
     if rule is None:
         raise DerivationError(
             f"no VJP rule for {type(expr).__name__} in {expr}; "

@@ -30,7 +30,7 @@ from sympy import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 __all__ = [
-    "ACTIVATIONS", "Equation", "Model", "LogSumExp", "Softmax", "activation", "elementwise",
+    "ACTIVATIONS", "Elementwise", "Equation", "Model", "LogSumExp", "Softmax", "activation", "elementwise",
     "logsumexp", "ones", "sigmoid", "softmax", "sizes", "tanh",
 ]
 
@@ -40,13 +40,31 @@ def sizes(names: str):
     return sp.symbols(names, integer=True, positive=True)
 
 
+class Elementwise(ElementwiseApplyFunction):
+    """``ElementwiseApplyFunction`` that stays one at every size.
+
+    SymPy's constructor applies the function to a 1 x 1 argument directly
+    (``Max(0, a)`` of a matrix symbol fails; ``1/(1 + exp(-a))`` becomes a matrix
+    power), so a spec would stop being the same expression at n = 1.  This
+    subclass skips that shortcut; everything else is SymPy's."""
+
+    def __new__(cls, function, expr):
+        expr = sp.sympify(expr)
+        if not expr.is_Matrix:
+            raise ValueError(f"{expr} must be a matrix expression")
+        if not isinstance(function, sp.Lambda):
+            z = sp.Dummy("z")
+            function = sp.Lambda(z, function(z))
+        return MatrixExpr.__new__(cls, function, expr)
+
+
 def elementwise(function, arg: MatrixExpr) -> MatrixExpr:
     """``function`` applied to every entry of ``arg`` (a SymPy function class
     such as ``sympy.tanh``, or a one-argument ``Lambda``)."""
     if isinstance(function, sp.Lambda):
-        return ElementwiseApplyFunction(function, arg)
+        return Elementwise(function, arg)
     z = sp.Dummy("z")
-    return ElementwiseApplyFunction(sp.Lambda(z, function(z)), arg)
+    return Elementwise(sp.Lambda(z, function(z)), arg)
 
 
 _z = sp.Symbol("z", real=True)
@@ -62,11 +80,11 @@ ACTIVATIONS = {
 
 def sigmoid(arg: MatrixExpr) -> MatrixExpr:
     """The logistic function ``1 / (1 + exp(-z))`` of every entry."""
-    return ElementwiseApplyFunction(ACTIVATIONS["sigmoid"], arg)
+    return Elementwise(ACTIVATIONS["sigmoid"], arg)
 
 
 def tanh(arg: MatrixExpr) -> MatrixExpr:
-    return ElementwiseApplyFunction(ACTIVATIONS["tanh"], arg)
+    return Elementwise(ACTIVATIONS["tanh"], arg)
 
 
 def activation(name: str, arg: MatrixExpr) -> MatrixExpr:
@@ -76,7 +94,7 @@ def activation(name: str, arg: MatrixExpr) -> MatrixExpr:
         raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {name!r}")
     if name == "identity":
         return arg
-    return ElementwiseApplyFunction(ACTIVATIONS[name], arg)
+    return Elementwise(ACTIVATIONS[name], arg)
 
 
 def ones(rows) -> MatrixExpr:

@@ -37,7 +37,9 @@ class CheckResult:
     time_step: int | None = None   # 1-based step at which a wrong gradient first shows
 
     def message(self, table: bool = True) -> str:
-        where = f" from time step t={self.time_step}" if self.time_step else ""
+        where = "" if not self.time_step else (f" at time step t={self.time_step} (its worst entry)"
+                                                 if self.gradient == "x" else
+                                                 f" from time step t={self.time_step}")
         head = (f"{self.model}: gradient {self.gradient!r} {'agrees with' if self.ok else 'DISAGREES with'} "
                 f"{self.check}{where}: relative error {self.max_rel_error:.3g}, allowed {self.allowed:.3g} "
                 f"[{self.error_model}] (seed {self.seed})")
@@ -149,9 +151,14 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
                      for s in (-1, 1)]
             low, high = min(sides), max(sides)
             size = max(abs(value), abs(low), abs(high))
+            outside = max(low - value, value - high, 0.0)
+            if size == 0.0:     # every value exactly zero: nothing to round
+                results.append(CheckResult("mpmath-one-sided", model.name, k, True, 0.0, 0.0,
+                                           "on a kink: derived value and both one-sided derivatives are 0",
+                                           seed))
+                continue
             floor = errors.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u)
             slack = (own.relative + floor.relative) * size
-            outside = max(low - value, value - high, 0.0)
             results.append(CheckResult("mpmath-one-sided", model.name, k, outside <= slack,
                                        outside / size if size else outside, slack / size if size else slack,
                                        f"on a kink: derived value within [{low:.17g}, {high:.17g}] "
@@ -231,11 +238,31 @@ def summary(results) -> str:
     return report(bad)
 
 
+#: gradients shown with their worst-entries table; the rest are listed by name
+SHOWN_GRADIENTS = 3
+
+
 def report(bad) -> str:
-    """Failure messages: every failed check in one line, the worst-entries table once per gradient."""
-    shown, lines = set(), []
+    """Failure messages, grouped by gradient: the gradient that goes wrong at the
+    earliest time step first (where a fault usually sits), one line per check
+    that disagrees, the worst-entries table once; after SHOWN_GRADIENTS
+    gradients the others are named in one line."""
+    by_gradient: dict = {}
     for r in bad:
-        lines.append(r.message(table=r.gradient not in shown))
-        if r.worst:
-            shown.add(r.gradient)
+        by_gradient.setdefault(r.gradient, []).append(r)
+    order = sorted(by_gradient, key=lambda k: (min((r.time_step or 10**9) for r in by_gradient[k]),
+                                               k == "x", k))
+    lines = []
+    for k in order[:SHOWN_GRADIENTS]:
+        rs = by_gradient[k]
+        with_table = next((r for r in rs if r.worst), None)
+        for r in rs:
+            lines.append(r.message(table=r is with_table))
+    rest = order[SHOWN_GRADIENTS:]
+    if rest:
+        def first(k):
+            step = min((r.time_step or 10**9) for r in by_gradient[k])
+            return repr(k) if step == 10**9 else f"{k!r} ({'at' if k == 'x' else 'from'} t={step})"
+        lines.append(f"... and {len(rest)} more gradient(s) disagree: {', '.join(first(k) for k in rest)} "
+                     "(a fault upstream of the gradients above usually explains them)")
     return "\n".join(lines)

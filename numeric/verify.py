@@ -94,6 +94,10 @@ def verify(model: str, path, *, seed: int = 0, cases: int = 3) -> tuple:
     """(exit code, report text)."""
     path = Path(path)
     lines = [f"verify {model} {path} (seed {seed})"]
+    from derive.models import REGISTRY
+    if model not in REGISTRY:
+        lines.append(f"error: unknown model {model!r}; known models: {', '.join(sorted(REGISTRY))}")
+        return UNUSABLE, "\n".join(lines)
     try:
         fn = _load(path)
         for case in range(cases):
@@ -103,8 +107,11 @@ def verify(model: str, path, *, seed: int = 0, cases: int = 3) -> tuple:
             loss_ref, grads_ref = gen.loss_and_grads(params, x, y, **init)
             loss, _ = _call(fn, params, x, y, init, grads_ref)
             if abs(loss - loss_ref) > 1e-10 * max(1.0, abs(loss_ref)):
-                lines.append(f"case {case} (seed {s}): loss {loss!r} differs from the model's {loss_ref!r}; "
-                             "is the loss the sum over time steps and batch?")
+                lines.append(f"case {case} (seed {s}, weight scale {scale}): loss {float(loss)!r} differs from "
+                             f"the {model!r} model's {float(loss_ref)!r}: either the loss is not the sum over "
+                             f"time steps and batch of -log softmax(o(t))[y(t)], or the file implements a "
+                             f"different model than {model!r} (known: {', '.join(sorted(REGISTRY))})")
+                lines.append(f"reproduce: python -m derive verify {model} {path} --seed {seed}")
                 return WRONG, "\n".join(lines)
             results = checks.check(checks.spec_for(model, params), fn, params, x, y, init, seed=s)
             bad = checks.failures(results)

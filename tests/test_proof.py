@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 import sympy as sp
 
-from derive.models import derivation
+from derive.models import REGISTRY, derivation
 from derive.proof import prove
 
 # (n, m, K), tau: every size from 1 to 3 appears; the larger ones behind the slow marker.
@@ -24,6 +24,37 @@ def test_rnn_derivation_is_proven(sizes, tau):
 @pytest.mark.parametrize("sizes,tau", SLOW_CASES)
 def test_rnn_derivation_is_proven_larger(sizes, tau):
     assert all(r.ok for r in prove(derivation("rnn"), sizes, tau, seed=2))
+
+
+CELLS = sorted(set(REGISTRY) - {"rnn"})
+# every cell: a size-1 case and a mixed one in CI; all of CASES + SLOW_CASES behind the marker
+CELL_CASES = [((1, 1, 2), 2), ((2, 3, 2), 3)]
+
+
+@pytest.mark.parametrize("model", CELLS)
+@pytest.mark.parametrize("sizes,tau", CELL_CASES)
+def test_cell_derivation_is_proven(model, sizes, tau):
+    d = derivation(model)
+    results = prove(d, sizes, tau, seed=1)
+    assert {r.wrt for r in results} == {g.wrt.name for g in d.gradients}
+    for r in results:
+        assert r.ok, f"{model} {r.wrt} at sizes {r.sizes}: max rel error {r.max_rel_error:.3e} > {r.tolerance:.0e}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", CELLS)
+@pytest.mark.parametrize("sizes,tau", CASES + SLOW_CASES)
+def test_cell_derivation_is_proven_everywhere(model, sizes, tau):
+    assert all(r.ok for r in prove(derivation(model), sizes, tau, seed=2))
+
+
+def test_lstm_of_seed_004_without_biases_is_proven():
+    """Seed 004 writes the LSTM without biases: the same spec with biases=False."""
+    from derive.adjoint import derive
+    from derive.models import lstm
+    d = derive(lstm.spec(biases=False))
+    assert not any(p.name.startswith("b") for p in d.model.params)
+    assert all(r.ok for r in prove(d, (2, 2, 2), 2, seed=5))
 
 
 def _with_gradient(d, name, rhs):
