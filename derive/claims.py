@@ -114,7 +114,8 @@ by a whitelist; nothing is ever evaluated by Python or by SymPy's parser:
   ``uniform(lo, hi)``, ``glorot()``, ``orthogonal()``, ``radius(D, r)`` and
   ``norm(D, s)`` (a draw rescaled to spectral radius ``r`` or spectral norm
   ``s``) and the deterministic ones.  Parameters not given keep their random
-  values (identity) or the model's initialiser (sample); inputs are standard
+  values (identity) or are drawn by the model's initialiser (sample, as
+  ``init_params`` of the generated module draws them); inputs are standard
   normal and initial states zero in sample claims.
 
 The scalar grammar
@@ -2341,15 +2342,12 @@ def _numeric_forward_names(model_name: str) -> tuple:
     return forward_names(derivation(model_name).model)
 
 
-_DEFAULT_DRAWS = {"glorot": "glorot()", "zeros": "zeros()", "ones": "ones()", "identity": "identity()",
-                  "orthogonal": "orthogonal()"}
-
-
 class _Numeric:
     """One draw of a model's weights, inputs and initial states, run forward in float64 by the
     spec interpreter; Jacobians by the complex step through the same interpreter."""
 
     def __init__(self, model_name: str, sizes: dict, tau: int, draws: tuple, rng):
+        from numeric._runtime import init_params
         from numeric.interpret import forward
 
         self._forward = forward
@@ -2368,19 +2366,16 @@ class _Numeric:
             return _draw_value(node, shape, sizes=self.sizes, rng=rng, fail=fail, exact=False)
 
         self.params = {}
-        domains = getattr(spec, "domains", None) or {}
-        for p in spec.params:
+        for p, sym in zip(spec.params, symbolic.params):
             shape = tuple(int(s) for s in p.shape)
-            scheme = spec.init.get(p.name, "glorot")
-            if p.name not in drawn and scheme == "timescales":
-                self.params[p.name] = np.geomspace(1.0, 100.0, shape[0]).reshape(shape) if shape[0] > 1 \
-                    else np.ones(shape)
-                continue
-            default = _DEFAULT_DRAWS.get(scheme, "glorot()")
-            if p.name not in drawn and p.name in domains and scheme not in _DEFAULT_DRAWS:
-                lo, hi = domains[p.name]
-                default = f"uniform({lo}, {lo + 4 if hi is None else hi})"
-            self.params[p.name] = value(p.name, shape, default)
+            if p.name in drawn:
+                self.params[p.name] = value(p.name, shape, "")
+            else:       # the model's own initialiser, as the generated init_params draws it
+                dims = tuple(str(d) for d in sym.shape if d != 1)
+                scheme = {p.name: spec.init.get(p.name, "glorot")}
+                drawn_default = init_params({p.name: dims}, scheme, self.sizes, seed=int(rng.integers(2 ** 31)),
+                                            dtype=np.float64)[p.name]
+                self.params[p.name] = drawn_default.reshape(shape)
         self.states = tuple(new for new in spec.state.values())
         self.prev_shape = {new: tuple(int(s) for s in prev.shape) for prev, new in spec.state.items()}
         self.init_name = {new: naming.initial(new) for new in self.states}
@@ -2402,7 +2397,7 @@ class _Numeric:
             n_b, first = self.x.shape[2], j - 1
         else:
             n_b, first = self.prev_shape[B][0], j
-        if i < j or (B == self.x_name and i < j):
+        if i < j:
             return np.zeros((self.steps[1][A].shape[0], n_b))
         if i == j and B != self.x_name:
             if A != B:
