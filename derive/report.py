@@ -1,5 +1,6 @@
 """``python -m derive report``: derive, prove, check freshness, run the numeric
-checks, decide the claims, and write reports/ (Markdown, JSON, JUnit XML).
+checks, confirm the decay bounds, decide the claims, and write reports/ (Markdown,
+JSON, JUnit XML, and a self-contained HTML page with the figures).
 
 Reports are a formatting layer over result records: sorted keys, fixed float
 formats, a versions block, no timestamps, so two runs with the same seed write
@@ -41,7 +42,7 @@ def collect(*, seed: int = 0, generated_dir=None) -> list:
         equations += [f"{g.lhs.name} = {'sum over t of ' if g.kind == 'param' else ''}{pretty(g.rhs)}"
                       for g in d.gradients]
         results.append(_entry(f"{name}/derivation", "derivation", name, "pass", len(equations), 0.0,
-                              source=d.model.source, equations=equations,
+                              source=d.model.source, equations=equations, notes=d.model.notes,
                               forward=[eq.text for eq in d.model.equations] + [d.model.loss_text]))
         for sizes, tau in PROOF_CASES:
             try:
@@ -73,6 +74,8 @@ def collect(*, seed: int = 0, generated_dir=None) -> list:
                                   max(r.max_rel_error for r in rs),
                                   max_allowed=_rel(max(r.allowed for r in rs)),
                                   detail="" if all(r.ok for r in rs) else checks.report([r for r in rs if not r.ok])))
+    from numeric import bounds
+    results += bounds.results(seed=seed)
     results += _claims(seed)
     return results
 
@@ -86,9 +89,9 @@ def _claims(seed) -> list:
     for claim in claims.catalogue():
         try:
             r = claims.check(claim, seed=seed)
-            out.append(_entry(r.id, "claim", r.model, r.status, r.cases, r.max_rel_error, source=r.source,
-                              statement=r.statement, verdict=r.verdict, expected=r.expected,
-                              evidence=r.evidence))
+            out.append(_entry(r.id, "claim", r.model or "scalar", r.status, r.cases, r.max_rel_error,
+                              source=r.source, statement=r.statement, verdict=r.verdict, expected=r.expected,
+                              evidence=r.evidence, claim_kind=r.kind, parts=[dict(p) for p in r.parts]))
         except Exception as e:  # noqa: BLE001
             out.append(_entry(claim.id, "claim", claim.model, "error", 0, 0.0, verdict="undecided",
                               error=f"{type(e).__name__}: {e}"))
@@ -106,7 +109,7 @@ def versions() -> dict:
             "mpmath": mpmath.__version__, "autograd": version("autograd") if autograd else ""}
 
 
-def markdown(results, meta) -> str:
+def markdown(results, meta, figures=()) -> str:
     lines = ["# rnn-derive report", ""]
     lines += [f"- {k}: {v}" for k, v in sorted(meta.items()) if k != "versions"]
     lines += ["- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items())), ""]
@@ -118,14 +121,33 @@ def markdown(results, meta) -> str:
     for r in results:
         if r["kind"] == "derivation":
             lines += [f"## {r['model']}: derivation", "", f"From {r['source']}, forward equations:", "", "```"]
-            lines += r["forward"] + ["```", "", "Derived by SymPy (backpropagation through time, step t):", "",
-                                     "```"] + r["equations"] + ["```", ""]
+            lines += r["forward"] + ["```", ""]
+            if r.get("notes"):
+                lines += [r["notes"], ""]
+            lines += ["Derived by SymPy (backpropagation through time, step t):", "",
+                      "```"] + r["equations"] + ["```", ""]
     for kind, title in (("proof", "Proofs (derived = brute-force SymPy differentiation, 110 digits)"),
                         ("check", "Numeric checks (generated code against autograd, complex step, mpmath)")):
         lines += [f"## {title}", "", "| id | status | cases | max rel error |", "|---|---|---|---|"]
         lines += [f"| {r['id']} | {r['status']} | {r['cases']} | {r['max_rel_error']:.3e} |"
                   for r in results if r["kind"] == kind]
         lines += [""]
+    bound_rows = [r for r in results if r["kind"] == "bound"]
+    if bound_rows:
+        lines += ["## Decay bounds (derived from the specs, confirmed numerically)", "",
+                  "Jacobians in numerator layout: J[i, j] = d h_i(t) / d h_j(t-1).", "",
+                  "| id | status | cases | violations | max ratio actual/bound | statement |",
+                  "|---|---|---|---|---|---|"]
+        for r in bound_rows:
+            ratio = r.get("max_ratio")
+            ratio = "" if ratio is None else f"{ratio:.4g}"
+            statement = str(r.get("statement", "")).replace("|", "\\|").replace("\n", " ")
+            lines += [f"| {r['id']} | {r['status']} | {r['cases']} | {r.get('violations', '')} | {ratio} | "
+                      f"{statement} |"]
+        lines += [""]
+    if figures:
+        lines += ["## Figures", ""] + [f"![{name}]({name})" for name in sorted(figures)] + [""]
+        lines += ["The HTML report (report.html) holds the same figures inline.", ""]
     claims = [r for r in results if r["kind"] == "claim"]
     if claims:
         lines += ["## Claims of the course notes", "",
@@ -136,6 +158,10 @@ def markdown(results, meta) -> str:
         for r in claims:
             lines += [f"- **{r['id']}** `{r.get('statement', '')}`: {r['verdict']}. "
                       f"{r.get('evidence', r.get('error', ''))}"]
+            for part in r.get("parts") or ():
+                aside = " (aside)" if part.get("aside") else ""
+                lines += [f"  - {part.get('reading', '')}{aside}: {part.get('verdict', '')}. "
+                          f"{part.get('evidence', '')}"]
         lines += [""]
     failures = [r for r in results if r["status"] != "pass"]
     if failures:
@@ -172,10 +198,17 @@ def write(out_dir, *, seed: int = 0) -> int:
     meta = {"seed": seed, "versions": versions()}
     (out / "report.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2,
                                                 sort_keys=True) + "\n")
-    (out / "report.md").write_text(markdown(results, meta) + "\n")
+    from numeric.plots import figures as draw
+    from derive.html import render
+    figures = draw(seed=seed)
+    for name, png in sorted(figures.items()):
+        (out / name).write_bytes(png)
+    (out / "report.md").write_text(markdown(results, meta, figures) + "\n")
     (out / "report.xml").write_text(junit(results))
+    (out / "report.html").write_text(render(results, meta, figures))
     bad = [r for r in results if r["status"] != "pass"]
-    print(f"wrote {out / 'report.md'}, report.json, report.xml: {len(results)} results, {len(bad)} not passing")
+    print(f"wrote {out / 'report.md'}, report.json, report.xml, report.html and {len(figures)} figures: "
+          f"{len(results)} results, {len(bad)} not passing")
     for r in bad:
         print(f"  {r['status']}: {r['id']}")
     return 1 if bad else 0
