@@ -105,6 +105,8 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
     x64 = x.astype(np.float64)
     rng = np.random.default_rng(seed)
     results = []
+    # A: growth of a rounding error along the recurrence (errors.recurrence_amplification)
+    A = errors.recurrence_amplification(oracles.step_jacobians(model, f64, x64, init64))
 
     if "autograd" in which:
         ref = oracles.autograd_grads(model, f64, x64, y, init64)
@@ -112,7 +114,7 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
         for k in point:
             # normwise against the largest entry of any gradient: see errors.absolute_floor
             err = float(np.max(np.abs(got[k] - ref[k]))) / scale
-            bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=u)
+            bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=u, amplification=A)
             ok = err <= bound.relative
             results.append(CheckResult("autograd", model.name, k, ok, err, bound.relative,
                                        bound.formula + " " + _terms(bound), seed,
@@ -126,7 +128,7 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
             direction[k] = oracles.random_direction({k: point[k].shape}, rng)[k]
             value = oracles.directional(got, direction)
             kappa = oracles.directional_condition(got, direction)
-            own = errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u)
+            own = errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u, amplification=A)
             if name == "complex-step":
                 reference = oracles.complex_step_directional(model, f64, x64, y, init64, direction=direction)
                 other = errors.complex_step_tolerance(N, kappa, 1e-30)
@@ -134,7 +136,8 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
                 reference = oracles.mpmath_directional(model, f64, x64, y, init64, direction=direction)
                 other = errors.mpmath_tolerance(50)
             size = max(abs(value), abs(float(reference)))   # compare() is relative to the larger
-            floor = errors.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u)
+            floor = errors.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u,
+                                          amplification=A)
             cmp = errors.compare(value, reference, own, floor, other)
             results.append(CheckResult(name, model.name, k, cmp.ok, cmp.discrepancy, cmp.allowed,
                                        f"{own.formula} {_terms(own)} + {floor.formula} {_terms(floor)} "
@@ -146,7 +149,7 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
             direction[k] = oracles.random_direction({k: point[k].shape}, rng)[k]
             value = oracles.directional(got, direction)
             kappa = oracles.directional_condition(got, direction)
-            own = errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u)
+            own = errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u, amplification=A)
             sides = [float(oracles.mpmath_one_sided(model, f64, x64, y, init64, direction=direction, side=s))
                      for s in (-1, 1)]
             low, high = min(sides), max(sides)
@@ -157,7 +160,8 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
                                            "on a kink: derived value and both one-sided derivatives are 0",
                                            seed))
                 continue
-            floor = errors.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u)
+            floor = errors.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u,
+                                          amplification=A)
             slack = (own.relative + floor.relative) * size
             results.append(CheckResult("mpmath-one-sided", model.name, k, outside <= slack,
                                        outside / size if size else outside, slack / size if size else slack,
@@ -203,7 +207,8 @@ def _explain(result, model, loss_and_grads, params, x, y, init):
     f64 = {k: v.astype(np.float64) for k, v in params.items()}
     init64 = {k: v.astype(np.float64) for k, v in init.items()}
     N = path_length(model, tau, x.shape[1])
-    bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=_unit_roundoff(params))
+    A = errors.recurrence_amplification(oracles.step_jacobians(model, f64, x.astype(np.float64), init64))
+    bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=_unit_roundoff(params), amplification=A)
     if key == "x" or x.ndim != 3:
         # input gradients are per step already: the worst entry's first index is the step
         ref = oracles.autograd_grads(model, f64, x.astype(np.float64), y, init64)[key]

@@ -32,6 +32,13 @@ float64 gradient (generated code, autograd)
     * ``safety`` (default 4): the forward and the reverse sweep are two
       chains, and each transcendental (tanh, exp, log) adds an ulp or two.
 
+    * ``A``: :func:`recurrence_amplification`, the largest norm of a product
+      of one-step Jacobians ``d state(t) / d state(k)`` along the actual
+      trajectory (at least 1).  A rounding error made in the carried adjoint at
+      step t reaches step k multiplied by the transpose of that product; with
+      large recurrent weights and unsaturated units it grows with t - k, and the
+      bound must grow with it (``safety * N * u * kappa * A``).
+
     This is a worst-case-style bound: typical errors grow like ``sqrt(N) u``
     (Higham & Mary, SIAM J. Sci. Comput. 41(5), 2019), so it is loose by
     about ``sqrt(N)``, which still leaves it orders of magnitude below a
@@ -58,6 +65,7 @@ import mpmath
 __all__ = [
     "UNIT_ROUNDOFF", "ErrorBound", "Comparison", "sum_condition", "dependence_path_length",
     "float64_gradient_tolerance", "complex_step_tolerance", "mpmath_tolerance", "compare",
+    "recurrence_amplification",
 ]
 
 #: Unit roundoff ``u`` (half the machine epsilon) of IEEE binary formats.
@@ -106,19 +114,37 @@ def dependence_path_length(model, tau: int) -> int:
     return int(tau) * sum(rows)
 
 
+def recurrence_amplification(jacobians) -> float:
+    """``A``: the largest ``||J(t) J(t-1) ... J(k+1)||_2`` over ``k < t`` and
+    examples, from one-step Jacobians ``jacobians[t, b] = d state(t) / d state(t-1)``
+    (shape ``(tau, B, S, S)``, numerator layout); at least 1."""
+    import numpy as np
+
+    J = np.asarray(jacobians, dtype=float)
+    worst = 1.0
+    for b in range(J.shape[1]):
+        for t in range(J.shape[0]):
+            P = np.eye(J.shape[-1])
+            for k in range(t, -1, -1):          # P = J(t) ... J(k)
+                P = P @ J[k, b]
+                worst = max(worst, float(np.linalg.norm(P, 2)))
+    return worst
+
+
 def float64_gradient_tolerance(path_length: int, condition: float, *,
                                unit_roundoff: float = UNIT_ROUNDOFF["float64"],
-                               safety: float = 4.0) -> ErrorBound:
+                               safety: float = 4.0, amplification: float = 1.0) -> ErrorBound:
     """Expected relative discrepancy of a floating-point gradient (contracted
-    with a direction) from the exact one: ``safety * N * u * kappa``.
+    with a direction) from the exact one: ``safety * N * u * kappa * A``.
 
     ``path_length`` is ``N`` (:func:`dependence_path_length`), ``condition``
-    is ``kappa`` (:func:`sum_condition` of the contributions ``g_i d_i``);
+    is ``kappa`` (:func:`sum_condition` of the contributions ``g_i d_i``),
+    ``amplification`` is ``A`` (:func:`recurrence_amplification`);
     pass ``unit_roundoff=UNIT_ROUNDOFF["float32"]`` for float32."""
-    relative = safety * path_length * unit_roundoff * condition
-    return ErrorBound("floating-point gradient", relative, "safety * N * u * kappa",
+    relative = safety * path_length * unit_roundoff * condition * amplification
+    return ErrorBound("floating-point gradient", relative, "safety * N * u * kappa * A",
                       (("safety", safety), ("N", int(path_length)), ("u", unit_roundoff),
-                       ("kappa", condition)))
+                       ("kappa", condition), ("A", amplification)))
 
 
 def complex_step_tolerance(path_length: int, condition: float, step: float, *,
@@ -141,7 +167,8 @@ def complex_step_tolerance(path_length: int, condition: float, step: float, *,
 
 
 def absolute_floor(path_length: int, scale: float, direction_l1: float, value: float, *,
-                   unit_roundoff: float = UNIT_ROUNDOFF["float64"], safety: float = 4.0) -> ErrorBound:
+                   unit_roundoff: float = UNIT_ROUNDOFF["float64"], safety: float = 4.0,
+                   amplification: float = 1.0) -> ErrorBound:
     """Rounding that does not shrink with a small gradient entry.
 
     Every gradient entry is a sum of terms built from the same adjoints, so its
@@ -150,10 +177,11 @@ def absolute_floor(path_length: int, scale: float, direction_l1: float, value: f
     entry cancel.  Contracted with a direction ``d`` this is at most
     ``safety * N * u * G * ||d||_1``; relative to the contracted value (the
     larger of the two compared): ``safety * N * u * G * ||d||_1 / |value|``."""
-    relative = safety * path_length * unit_roundoff * scale * direction_l1 / abs(value) if value else math.inf
-    return ErrorBound("cancellation floor", relative, "safety * N * u * G * ||d||_1 / |value|",
+    relative = (safety * path_length * unit_roundoff * scale * amplification * direction_l1 / abs(value)
+                if value else math.inf)
+    return ErrorBound("cancellation floor", relative, "safety * N * u * G * A * ||d||_1 / |value|",
                       (("safety", safety), ("N", int(path_length)), ("u", unit_roundoff),
-                       ("G", scale), ("||d||_1", direction_l1), ("|value|", abs(value))))
+                       ("G", scale), ("A", amplification), ("||d||_1", direction_l1), ("|value|", abs(value))))
 
 
 def mpmath_tolerance(digits: int) -> ErrorBound:
