@@ -404,9 +404,11 @@ def generate(d: Derivation) -> str:
         if a.stored and a.name not in stacked_adjoints:
             w(f"{a.name} = np.empty({first_x}.shape[:2] + ({_shape_code(M, dims[a.name[4:]])}), "
               f"dtype={first_x}.dtype)")
-    factors = _derivative_factors(d, loop_b, set(kept) | {s[0] for s in states})
-    for node, name in factors.items():
-        w(f"# {pretty(node)}: the activation's derivative at every step, before the loop")
+    loop_b, carries, factors = _fold(d, loop_b, set(kept) | {s[0] for s in states})
+    per_example |= set(factors)
+    if factors:
+        w("# local derivatives that read forward values only, for every step before the loop")
+    for name, node in factors.items():
         w(f"{name} = {expr(node, vec)}")
     w("for t in reversed(range(" + f"{first_x}.shape[0])):")
     w.indent += 1
@@ -414,15 +416,15 @@ def generate(d: Derivation) -> str:
                                    (*kept, *(a.name for a in post_b), *(a.name for a in loop_b if a.stored),
                                     *(a.name for a in fwd_pre), *inputs, f"{label}_onehot")}
                      | {label: f"{label}_onehot[t]"} | {s[0]: f"{s[0]}[t]" for s in states})
-    inloop.products.update({node: f"{name}[t]" for node, name in factors.items()})
+    inloop.spelled.update({name: f"{name}[t]" for name in factors})
     for st in stacks:
         if st.adjoints:
             terms = frozenset(MatMul(Transpose(M.symbol(p)), M_symbol(d, g)) for p, g in zip(st.params, st.adjoints))
             inloop.sums.append((terms, f"{st.adjoint}[t] @ {st.name}"))
     for a in loop_b:
         w.comment(a.source)
-        w(f"{inloop.name(a.lhs)} = {expr(a.rhs, inloop)}")
-    for c in d.carries:
+        w(_store(a, inloop))
+    for c in carries:
         w.comment(c.source)
         w(f"{c.name} = {expr(c.rhs, inloop)}")
     w.indent -= 1
@@ -540,7 +542,7 @@ def generate(d: Derivation) -> str:
                 del fused[v]
     for a in fwd_loop:
         w.comment(a.source)
-        w(f"{fctx.name(a.lhs)} = {expr(a.rhs, fctx)}")
+        w(_store(a, fctx))
     for prev, new, _, _ in states:
         w(f"{prev} = {fctx.spelled.get(new, new)}")
     w.indent -= 1
@@ -613,6 +615,105 @@ def _stacks(d: Derivation, params: set, phase: str = "loop") -> list:
         ok = set(adjoints) == set(members) and all(g in stored for g in adjoints.values())
         out.append(Stack(v, tuple(members), tuple(adjoints[p] for p in members) if ok else ()))
     return out
+
+
+def _store(a, ctx: Context) -> str:
+    """``lhs = rhs`` inside the time loop.  A value kept for every step is written
+    straight into its slot (``out=``) when the right side is one product or one
+    tanh, instead of into a temporary that is then copied."""
+    target = ctx.name(a.lhs)
+    if target.endswith("[t]"):
+        rhs = a.rhs
+        if isinstance(rhs, HadamardProduct) and len(rhs.args) == 2 and rhs not in ctx.products:
+            left, right = (_paren(expr(x, ctx)) for x in rhs.args)
+            return f"np.multiply({left}, {right}, out={target})"
+        if isinstance(rhs, ElementwiseApplyFunction) and rhs.function == ACTIVATIONS["tanh"]:
+            return f"np.tanh({expr(rhs.expr, ctx)}, out={target})"
+    return f"{target} = {expr(a.rhs, ctx)}"
+
+
+def _hadamard_args(e) -> list:
+    if isinstance(e, HadamardProduct):
+        return [x for a in e.args for x in _hadamard_args(a)]
+    return [e]
+
+
+def _fold(d: Derivation, loop_b, stored: set):
+    """Fewer, larger operations in the backward loop (the derivation is unchanged).
+
+    1. An adjoint used once, inside the loop, that is an elementwise product
+       (``dL_dq = dL_dh ⊙ tanh_s``) is substituted into its one use.
+    2. In every elementwise product, the factors that read forward values only
+       are multiplied together for all steps before the loop and named after the
+       local derivative they are: ``dL_da_q = dL_dh ⊙ tanh_s ⊙ q (1 - q)`` becomes
+       ``dL_da_q = dL_dh ⊙ dh_da_q[t]`` with ``dh_da_q = tanh_s ⊙ q (1 - q)``.
+
+    Returns the loop assignments, the carries and ``{factor name: expression}``."""
+    from dataclasses import replace
+
+    names = lambda e: {x.name for x in e.atoms(MatrixSymbol)}  # noqa: E731
+    outside = set()
+    for a in d.backward:
+        if a.phase != "loop":
+            outside |= names(a.rhs)
+    for g in d.gradients:
+        outside |= names(g.rhs)
+    uses: dict = {}
+    for a in (*loop_b, *d.carries):
+        for x in a.rhs.atoms(MatrixSymbol):
+            uses[x.name] = uses.get(x.name, 0) + sum(1 for y in sp.preorder_traversal(a.rhs) if y == x)
+    inline = {a.lhs: a.rhs for a in loop_b if not a.stored and uses.get(a.name) == 1
+              and a.name not in outside and isinstance(a.rhs, HadamardProduct)}
+
+    def substitute(e):
+        while e.atoms(MatrixSymbol) & set(inline):
+            e = e.xreplace(inline)
+        return e
+
+    producers = {}
+    for a in d.forward:
+        if isinstance(a.rhs, ElementwiseApplyFunction) and isinstance(a.rhs.expr, MatrixSymbol):
+            producers.setdefault(a.name, (a.name, a.rhs.expr.name))
+            producers.setdefault(a.rhs.expr.name, (a.name, a.rhs.expr.name))
+    params = {p.name for p in d.model.params}
+
+    def forward_only(e):       # forward values and parameters only
+        return bool(names(e)) and names(e) <= stored | params
+
+    factors, by_expr = {}, {}
+
+    def name_for(group, adjoint, target):
+        key = group[0] if len(group) == 1 else HadamardProduct(*group)
+        if key in by_expr:
+            return by_expr[key]
+        if len(group) == 1 and isinstance(key, ElementwiseApplyFunction) and key.expr.name in producers:
+            y, x = producers[key.expr.name]
+            name = f"d{y}_d{x}"
+        else:
+            name = f"d{adjoint[4:]}_d{target[4:]}"
+        while name in factors:
+            name += "_"
+        factors[name] = key
+        by_expr[key] = MatrixSymbol(name, *key.shape)
+        return by_expr[key]
+
+    def fold(e, target):
+        if isinstance(e, HadamardProduct):
+            args = _hadamard_args(e)
+            fwd = [a for a in args if forward_only(a)]
+            rest = [a for a in args if not forward_only(a)]
+            per_step = any(names(a) & stored for a in fwd)      # else it would have no time axis
+            worth = per_step and (len(fwd) > 1 or (len(fwd) == 1 and not isinstance(fwd[0], MatrixSymbol)))
+            if len(rest) == 1 and isinstance(rest[0], MatrixSymbol) and rest[0].name.startswith("dL_d") and worth:
+                return HadamardProduct(rest[0], name_for(fwd, rest[0].name, target))
+            return HadamardProduct(*(fold(a, target) for a in args))
+        if isinstance(e, (MatAdd, MatMul)) and e.args:
+            return e.func(*(fold(a, target) if isinstance(a, sp.MatrixExpr) else a for a in e.args))
+        return e
+
+    new_loop = [replace(a, rhs=fold(substitute(a.rhs), a.name)) for a in loop_b if a.lhs not in inline]
+    new_carries = [replace(c, rhs=fold(substitute(c.rhs), c.name)) for c in d.carries]
+    return new_loop, new_carries, factors
 
 
 def _derivative_factors(d: Derivation, loop_b, stored: set) -> dict:

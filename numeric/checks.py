@@ -98,7 +98,9 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
     got = {k: np.asarray(got[k], dtype=np.float64) for k in point}
     tau, batch = x.shape[0], x.shape[1]
     N = path_length(model, tau, batch)
-    G = term_scale(got)
+    G = term_scale(got, oracles.state_adjoints(model, {k: v.astype(np.float64) for k, v in params.items()},
+                                               x.astype(np.float64), y,
+                                               {k: v.astype(np.float64) for k, v in init.items()}), params)
     u = max(_unit_roundoff(params), errors.UNIT_ROUNDOFF["float64"])
     f64 = {k: v.astype(np.float64) for k, v in params.items()}
     init64 = {k: v.astype(np.float64) for k, v in init.items()}
@@ -110,7 +112,7 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
 
     if "autograd" in which:
         ref = oracles.autograd_grads(model, f64, x64, y, init64)
-        scale = term_scale(ref)
+        scale = max(G, term_scale(ref))
         for k in point:
             # normwise against the largest entry of any gradient: see errors.absolute_floor
             err = float(np.max(np.abs(got[k] - ref[k]))) / scale
@@ -175,14 +177,23 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
     return results
 
 
-def term_scale(grads) -> float:
+def term_scale(grads, adjoints=None, params=None) -> float:
     """G of the error model: the scale of the terms every gradient entry is summed from.
 
     The loss is a sum of softmax cross-entropies, whose adjoint dL/do = softmax - y
     has entries of size up to 1; every gradient is summed from such terms (times
-    states |h| <= 1 and weights), so G = max(1, largest gradient entry of any key),
-    even where one gradient is small because its terms cancel."""
-    return max(1.0, *(float(np.max(np.abs(v))) for v in grads.values()))
+    states |h| <= 1 and weights), so G >= max(1, largest gradient entry of any key),
+    even where one gradient is small because its terms cancel.  Inside the
+    recurrence a term is (an adjoint dL/dstate(t)) x (an activation derivative or
+    a state, O(1), computed with an absolute error of a few u: 1 - h^2 of a
+    saturated tanh loses all its relative accuracy) x (a parameter); with the
+    state adjoints and the parameters given, G also covers
+    max|dL/dstate| * max(1, max|param|)."""
+    G = max(1.0, *(float(np.max(np.abs(v))) for v in grads.values()))
+    if adjoints:
+        P = max([1.0] + [float(np.max(np.abs(v))) for v in (params or {}).values()])
+        G = max(G, P * max(float(np.max(np.abs(v))) for v in adjoints.values()))
+    return G
 
 
 def path_length(model, tau: int, batch: int) -> int:
@@ -224,7 +235,8 @@ def _explain(result, model, loss_and_grads, params, x, y, init):
         ref_all = oracles.autograd_grads(model, f64, x[:t].astype(np.float64), y[:t], init64)
         ref = ref_all[key]
         g = np.asarray(got[key], dtype=np.float64)
-        scale = term_scale(ref_all)
+        scale = term_scale(ref_all, oracles.state_adjoints(model, f64, x[:t].astype(np.float64), y[:t], init64),
+                           f64)
         if float(np.max(np.abs(g - ref))) / scale > bound.relative:
             return replace(result, worst=_worst(ref, g), time_step=t)
     return result

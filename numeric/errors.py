@@ -37,7 +37,10 @@ float64 gradient (generated code, autograd)
       trajectory (at least 1).  A rounding error made in the carried adjoint at
       step t reaches step k multiplied by the transpose of that product; with
       large recurrent weights and unsaturated units it grows with t - k, and the
-      bound must grow with it (``safety * N * u * kappa * A``).
+      bound must grow with it (``safety * N * u * kappa * A``).  The cancellation
+      floor's ``G`` (:func:`numeric.checks.term_scale`) covers the typical case, in
+      which the adjoint itself grows with the errors; ``A`` is the worst case, an
+      error along a direction the adjoint does not take.
 
     This is a worst-case-style bound: typical errors grow like ``sqrt(N) u``
     (Higham & Mary, SIAM J. Sci. Comput. 41(5), 2019), so it is loose by

@@ -533,7 +533,7 @@ def _one_hot(model: Model, y, x_shape) -> np.ndarray:
     return (np.arange(K)[None, :, None] == y[:, None, :]).astype(np.float64)
 
 
-def _run(model: Model, params, x, y, init, bk: Backend, *, keep: tuple):
+def _run(model: Model, params, x, y, init, bk: Backend, *, keep: tuple, shift=None):
     """Run the model over time.  Returns (per-step kept arrays, total loss);
     the loss is None when ``y`` is None."""
     step = _compile_model(model)
@@ -550,6 +550,8 @@ def _run(model: Model, params, x, y, init, bk: Backend, *, keep: tuple):
             env[model.label.name] = bk.asarray(labels[t])
         for name, run in step.equations:
             env[name] = run(bk, env)
+            if shift is not None and name in shift:     # a probe added to a state (adjoints)
+                env[name] = env[name] + shift[name][t].T
         if labels is not None:
             total = total + bk.xp.sum(step.loss(bk, env))
         states = {prev.name: env[new] for prev, new in model.state.items()}
@@ -595,15 +597,17 @@ def forward_names(model: Model) -> tuple:
 
 
 def loss(model: Model, params: Mapping, x, y, init: Mapping | None = None, *,
-         backend: str | Backend = "numpy"):
+         backend: str | Backend = "numpy", shift: Mapping | None = None):
     """The model's loss: the spec's per-step scalar summed over time and batch.
 
     ``params``: name -> array (column parameters 1-D); ``x``: ``(tau, B, m)``;
     ``y``: integer labels ``(tau, B)``; ``init``: initial states by name
-    (``{"h0": (B, n)}``), zero when missing.  Returns a backend scalar
+    (``{"h0": (B, n)}``), zero when missing; ``shift``: optional arrays ``(tau, B, r)``
+    by state name added to that state after each step (zero probes whose gradient is
+    the total adjoint dL/dstate(t)).  Returns a backend scalar
     (numpy float64/complex128, an autograd box, or an mpmath number).
     """
-    _, total = _run(model, params, x, y, init, get_backend(backend), keep=())
+    _, total = _run(model, params, x, y, init, get_backend(backend), keep=(), shift=shift)
     return total
 
 

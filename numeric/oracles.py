@@ -207,6 +207,17 @@ def mpmath_one_sided(model: Model, params: Mapping, x, y, init: Mapping | None =
         return +derivative
 
 
+def state_adjoints(model: Model, params: Mapping, x, y, init: Mapping | None = None) -> dict:
+    """The total adjoints ``dL/dstate(t)`` for every step, ``name -> (tau, B, r)``, by
+    ``autograd.grad`` with respect to zero probes added to the states."""
+    x = np.asarray(x, dtype=np.float64)
+    tau, batch = x.shape[:2]
+    zeros = {new: np.zeros((tau, batch, int(p.shape[0]))) for p, new in model.state.items()}
+    grad = autograd.grad(lambda probe: interpret.loss(model, params, x, y, init, backend="autograd",
+                                                      shift=probe))
+    return {k: np.asarray(v, dtype=np.float64) for k, v in grad(zeros).items()}
+
+
 def step_jacobians(model: Model, params: Mapping, x, init: Mapping | None = None, *,
                    step: float = 1e-30) -> np.ndarray:
     """One-step Jacobians ``d state(t) / d state(t-1)`` along the trajectory, shape
