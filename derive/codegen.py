@@ -510,6 +510,16 @@ def generate(d: Derivation) -> str:
     w(f"tau = {first_x}.shape[0]")
     pre_stacks = _stacks(d, set(param_names), phase="pre")
     vec_pre = Context(per_example, {}, stacked=True)
+    gates = _gate_stack(d, stacks, M)
+    skip = set()
+    if gates:
+        st, members, xname = gates
+        biases = [b for *_, b in members]
+        w(f"# {', '.join(f'{u} x + {b}' for _, _, u, b in members)} for all steps: one matrix product")
+        w(f"gates_in = rt.matmul({xname}, np.concatenate([{', '.join(u for _, _, u, _ in members)}]).T)"
+          + (f" + np.concatenate([{', '.join(biases)}])" if all(biases) else ""))
+        skip = {a for a, *_ in members} | {a_in for _, a_in, *_ in members}
+        pre_stacks = [p for p in pre_stacks if set(p.params) != {u for _, _, u, _ in members}]
     for st in pre_stacks:
         w(f"# {', '.join(f'{p} {st.vector}' for p in st.params)} for all steps: one matrix product")
         w(f"{', '.join(st.product(p) for p in st.params)} = rt.split_like(rt.matmul({st.vector}, "
@@ -517,6 +527,8 @@ def generate(d: Derivation) -> str:
         for p in st.params:
             vec_pre.products[MatMul(M.symbol(p), M.symbol(st.vector))] = st.product(p)
     for a in fwd_pre:
+        if a.name in skip:
+            continue
         w.comment(a.source + " -- the part without the state, all steps at once")
         w(f"{a.name} = {expr(a.rhs, vec_pre)}")
     for name in stored_fwd:
@@ -530,6 +542,13 @@ def generate(d: Derivation) -> str:
     w.indent += 1
     fctx = Context(per_example, {n: f"{n}[t]" for n in (*stored_fwd, *(a.name for a in fwd_pre), *inputs)})
     fused = {st.vector: st for st in stacks}
+    if gates:
+        st, members, _ = gates
+        code = fctx.spelled.get(st.vector, st.vector)
+        w(f"# {', '.join(a for a, *_ in members)}: the pre-activations of every gate, one matrix product")
+        w(f"{', '.join(a for a, *_ in members)} = rt.split_like({code} @ {st.name}_T + "
+          f"gates_in[t], {', '.join(st.params)})")
+        del fused[st.vector]
     for a in fwd_loop:
         for v, st in list(fused.items()):
             if v in {s.name for s in a.rhs.atoms(MatrixSymbol)}:
@@ -541,6 +560,8 @@ def generate(d: Derivation) -> str:
                     fctx.products[MatMul(M.symbol(p), M.symbol(v))] = st.product(p)
                 del fused[v]
     for a in fwd_loop:
+        if a.name in skip:
+            continue
         w.comment(a.source)
         w(_store(a, fctx))
     for prev, new, _, _ in states:
@@ -629,7 +650,42 @@ def _store(a, ctx: Context) -> str:
             return f"np.multiply({left}, {right}, out={target})"
         if isinstance(rhs, ElementwiseApplyFunction) and rhs.function == ACTIVATIONS["tanh"]:
             return f"np.tanh({expr(rhs.expr, ctx)}, out={target})"
+        if isinstance(rhs, ElementwiseApplyFunction) and rhs.function == ACTIVATIONS["sigmoid"]:
+            return f"rt.sigmoid({expr(rhs.expr, ctx)}, out={target})"
     return f"{target} = {expr(a.rhs, ctx)}"
+
+
+def _gate_stack(d: Derivation, stacks, M):
+    """A loop stack whose every member is a gate pre-activation ``a_k = a_k_in + W_k v``
+    with ``a_k_in = U_k x (+ b_k)`` before the loop: then the pre-activations of all
+    gates are one stacked array, ``v @ [W_1; ...].T + [U_1; ...] x + [b_1; ...]``,
+    one addition per step.  Returns ``(stack, [(a_k, a_k_in, U_k, b_k or None), ...])``."""
+    forward = {a.name: a for a in d.forward}
+    for st in stacks:
+        members = []
+        for p in st.params:
+            found = None
+            for a in d.forward:
+                if a.phase == "loop" and isinstance(a.rhs, MatAdd) and len(a.rhs.args) == 2 \
+                        and MatMul(M.symbol(p), M.symbol(st.vector)) in a.rhs.args:
+                    other = next(x for x in a.rhs.args if x != MatMul(M.symbol(p), M.symbol(st.vector)))
+                    pre = forward.get(getattr(other, "name", None))
+                    if pre is None or pre.phase != "pre":
+                        continue
+                    terms = pre.rhs.args if isinstance(pre.rhs, MatAdd) else (pre.rhs,)
+                    prods = [x for x in terms if isinstance(x, MatMul) and len(x.args) == 2]
+                    biases = [x for x in terms if isinstance(x, MatrixSymbol)]
+                    if len(prods) == 1 and len(terms) == 1 + len(biases) and len(biases) <= 1:
+                        found = (a.name, pre.name, prods[0].args[0].name, biases[0].name if biases else None,
+                                 prods[0].args[1].name)
+            if found is None:
+                break
+            members.append(found)
+        else:
+            xs = {m[4] for m in members}
+            if len(xs) == 1 and len({m[3] is None for m in members}) == 1:
+                return st, [(a, a_in, u, b) for a, a_in, u, b, _ in members], xs.pop()
+    return None
 
 
 def _hadamard_args(e) -> list:

@@ -34,9 +34,14 @@ def logsumexp_softmax(v):
     return top + np.log(total), e
 
 
-def sigmoid(z):
-    """1 / (1 + exp(-z)), computed as (1 + tanh(z/2)) / 2: the same function, no overflow."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+def sigmoid(z, out=None):
+    """1 / (1 + exp(-z)), computed as (1 + tanh(z/2)) / 2: the same function, no overflow.
+    With ``out``, written there (no temporaries)."""
+    out = np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
 
 
 def pick(v, y):
