@@ -122,15 +122,20 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
                                        bound.formula + " " + _terms(bound), seed,
                                        () if ok else _worst(ref[k], got[k])))
 
+    def along(k):
+        """A random direction in gradient ``k`` alone, the code's value along it, its
+        condition and the code's own error bound."""
+        direction = {j: np.zeros_like(v) for j, v in point.items()}
+        direction[k] = oracles.random_direction({k: point[k].shape}, rng)[k]
+        kappa = oracles.directional_condition(got, direction)
+        return (direction, oracles.directional(got, direction), kappa,
+                errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u, amplification=A))
+
     for name in ("complex-step", "mpmath"):
         if name not in which:
             continue
         for k in point:
-            direction = {j: np.zeros_like(v) for j, v in point.items()}
-            direction[k] = oracles.random_direction({k: point[k].shape}, rng)[k]
-            value = oracles.directional(got, direction)
-            kappa = oracles.directional_condition(got, direction)
-            own = errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u, amplification=A)
+            direction, value, kappa, own = along(k)
             if name == "complex-step":
                 reference = oracles.complex_step_directional(model, f64, x64, y, init64, direction=direction)
                 other = errors.complex_step_tolerance(N, kappa, 1e-30)
@@ -147,11 +152,7 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
 
     if "mpmath-one-sided" in which:
         for k in point:
-            direction = {j: np.zeros_like(v) for j, v in point.items()}
-            direction[k] = oracles.random_direction({k: point[k].shape}, rng)[k]
-            value = oracles.directional(got, direction)
-            kappa = oracles.directional_condition(got, direction)
-            own = errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u, amplification=A)
+            direction, value, kappa, own = along(k)
             sides = [float(oracles.mpmath_one_sided(model, f64, x64, y, init64, direction=direction, side=s))
                      for s in (-1, 1)]
             low, high = min(sides), max(sides)
