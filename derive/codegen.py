@@ -50,6 +50,7 @@ class Context:
     used: set = field(default_factory=set)        # names spelled so far
     products: dict = field(default_factory=dict)  # matrix expression -> code of a value computed once
     sums: list = field(default_factory=list)      # (set of terms, code of their sum computed at once)
+    single_use: set = field(default_factory=set)  # names of temporaries read exactly once (may be overwritten)
 
     def name(self, s: MatrixSymbol) -> str:
         self.used.add(s.name)
@@ -117,7 +118,10 @@ def expr(e, ctx: Context) -> str:
     if isinstance(e, MatAdd):
         label, rest = _label_term(e, ctx)
         if label is not None:             # v - y with y one-hot: subtract 1 at the label
-            return f"rt.minus_one_hot({expr(MatAdd(*rest), ctx)}, {ctx.labels[label.name]})"
+            v = MatAdd(*rest) if len(rest) > 1 else rest[0]
+            code = expr(v, ctx)
+            in_place = ", in_place=True" if code in ctx.single_use else ""
+            return f"rt.minus_one_hot({code}, {ctx.labels[label.name]}{in_place})"
         args, fused = e.args, []
         for terms, code in ctx.sums:
             if terms <= set(args):
@@ -379,6 +383,10 @@ def generate(d: Derivation) -> str:
         w(f"# logsumexp({code}) and softmax({code}) from one exp pass")
         w(f"{names[0]}, {names[1]} = rt.logsumexp_softmax({code})")
         vec.shared.update({(LogSumExp, v): names[0], (Softmax, v): names[1]})
+        uses = sum(1 for e in [M.loss, *(a.rhs for a in post_b)] for n in sp.preorder_traversal(e)
+                   if isinstance(n, Softmax) and n.arg == v)
+        if uses == 1:
+            vec.single_use.add(names[1])
     w("# " + M.loss_text)
     w(f"loss = ({expr(M.loss, vec)}).sum()")
     w()
@@ -516,8 +524,9 @@ def generate(d: Derivation) -> str:
         st, members, xname = gates
         biases = [b for *_, b in members]
         w(f"# {', '.join(f'{u} x + {b}' for _, _, u, b in members)} for all steps: one matrix product")
-        w(f"gates_in = rt.matmul({xname}, np.concatenate([{', '.join(u for _, _, u, _ in members)}]).T)"
-          + (f" + np.concatenate([{', '.join(biases)}])" if all(biases) else ""))
+        w(f"gates_in = rt.matmul({xname}, np.concatenate([{', '.join(u for _, _, u, _ in members)}]).T)")
+        if all(biases):
+            w(f"gates_in += np.concatenate([{', '.join(biases)}])")
         skip = {a for a, *_ in members} | {a_in for _, a_in, *_ in members}
         pre_stacks = [p for p in pre_stacks if set(p.params) != {u for _, _, u, _ in members}]
     for st in pre_stacks:
@@ -530,7 +539,7 @@ def generate(d: Derivation) -> str:
         if a.name in skip:
             continue
         w.comment(a.source + " -- the part without the state, all steps at once")
-        w(f"{a.name} = {expr(a.rhs, vec_pre)}")
+        _assign_all_steps(w, a, vec_pre)
     for name in stored_fwd:
         w(f"{name} = np.empty({first_x}.shape[:2] + ({_shape_code(M, dims[name])}), dtype={first_x}.dtype)")
     for prev, new, _, init in states:
@@ -569,7 +578,7 @@ def generate(d: Derivation) -> str:
     w.indent -= 1
     for a in fwd_post:
         w.comment(a.source + " -- all steps at once")
-        w(f"{a.name} = {expr(a.rhs, vec)}")
+        _assign_all_steps(w, a, vec)
     w(f"return {', '.join(kept)}")
     w.indent -= 1
 
@@ -636,6 +645,21 @@ def _stacks(d: Derivation, params: set, phase: str = "loop") -> list:
         ok = set(adjoints) == set(members) and all(g in stored for g in adjoints.values())
         out.append(Stack(v, tuple(members), tuple(adjoints[p] for p in members) if ok else ()))
     return out
+
+
+def _assign_all_steps(w, a, ctx: Context) -> None:
+    """``name = rhs`` for all steps at once.  A product over all steps plus a bias is
+    written as the product, then the bias added in place: one (tau, B, r) array
+    instead of two."""
+    rhs = a.rhs
+    if isinstance(rhs, MatAdd):
+        products = [t for t in rhs.args if isinstance(t, MatMul) and _is_example(t, ctx)]
+        rest = [t for t in rhs.args if t not in products]
+        if len(products) == 1 and rest and not any(_is_example(t, ctx) for t in rest):
+            w(f"{a.name} = {expr(products[0], ctx)}")
+            w(f"{a.name} += {expr(MatAdd(*rest) if len(rest) > 1 else rest[0], ctx)}")
+            return
+    w(f"{a.name} = {expr(rhs, ctx)}")
 
 
 def _store(a, ctx: Context) -> str:

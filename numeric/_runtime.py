@@ -28,7 +28,8 @@ def softmax(v):
 def logsumexp_softmax(v):
     """(logsumexp(v), softmax(v)) over the last axis from one exp pass, max-shifted."""
     top = v.max(axis=-1, keepdims=True)
-    e = np.exp(v - top)
+    e = np.subtract(v, top)
+    np.exp(e, out=e)
     total = e.sum(axis=-1, keepdims=True)
     e /= total
     return top + np.log(total), e
@@ -49,9 +50,10 @@ def pick(v, y):
     return np.take_along_axis(v, y[..., None], axis=-1)
 
 
-def minus_one_hot(v, y):
-    """v - onehot(y) without building the one-hot array (a copy of v)."""
-    out = v.copy()
+def minus_one_hot(v, y, *, in_place=False):
+    """v - onehot(y) without building the one-hot array: a copy of v, or v itself
+    overwritten when ``in_place`` (the printer passes it when v has no other use)."""
+    out = v if in_place else v.copy()
     index = y[..., None]
     np.put_along_axis(out, index, np.take_along_axis(out, index, axis=-1) - 1, axis=-1)
     return out

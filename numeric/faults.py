@@ -28,7 +28,7 @@ class Fault:
 FAULTS = {
     "rnn": (
         Fault("sign-flip", "dL/do with its sign flipped (y - yhat)",
-              "dL_do = rt.minus_one_hot(softmax_o, y)", "dL_do = -rt.minus_one_hot(softmax_o, y)", ("V", "c")),
+              "dL_do = rt.minus_one_hot(softmax_o, y, in_place=True)", "dL_do = -rt.minus_one_hot(softmax_o, y, in_place=True)", ("V", "c")),
         Fault("transposed-weight", "W^T where W belongs in the carried adjoint",
               "dL_dh_carry = dL_da[t] @ W\n", "dL_dh_carry = dL_da[t] @ W.T\n", ("W", "h0")),
         Fault("dropped-recurrent-term", "the adjoint from step t+1 dropped",
@@ -56,7 +56,7 @@ FAULTS = {
     ),
     "rnn_relu": (
         Fault("sign-flip", "dL/do with its sign flipped",
-              "dL_do = rt.minus_one_hot(softmax_o, y)", "dL_do = -rt.minus_one_hot(softmax_o, y)", ("V", "c")),
+              "dL_do = rt.minus_one_hot(softmax_o, y, in_place=True)", "dL_do = -rt.minus_one_hot(softmax_o, y, in_place=True)", ("V", "c")),
         Fault("tanh-derivative", "ReLU' replaced by tanh' written in the output, 1 - h^2",
               "dh_da = np.heaviside(a, 1/2)", "dh_da = 1 - h**2", ("W", "b")),
         Fault("leaky-relu-derivative", "ReLU' with slope 0.01 for negative inputs",
@@ -70,7 +70,7 @@ FAULTS = {
     ),
     "rnn_linear": (
         Fault("sign-flip", "dL/do with its sign flipped",
-              "dL_do = rt.minus_one_hot(softmax_o, y)", "dL_do = -rt.minus_one_hot(softmax_o, y)", ("V", "c")),
+              "dL_do = rt.minus_one_hot(softmax_o, y, in_place=True)", "dL_do = -rt.minus_one_hot(softmax_o, y, in_place=True)", ("V", "c")),
         Fault("transposed-weight", "W^T where W belongs in the carried adjoint",
               "dL_dh_carry = dL_da[t] @ W\n", "dL_dh_carry = dL_da[t] @ W.T\n", ("W", "h0")),
         Fault("dropped-recurrent-term", "the adjoint from step t+1 dropped",
@@ -84,7 +84,7 @@ FAULTS = {
     ),
     "leaky": (
         Fault("sign-flip", "dL/do with its sign flipped",
-              "dL_do = rt.minus_one_hot(softmax_o, y)", "dL_do = -rt.minus_one_hot(softmax_o, y)", ("V", "c")),
+              "dL_do = rt.minus_one_hot(softmax_o, y, in_place=True)", "dL_do = -rt.minus_one_hot(softmax_o, y, in_place=True)", ("V", "c")),
         Fault("missing-inverse-alpha", "the 1/alpha factor on the tanh path dropped",
               "dh_da = (alpha**(-1.0)) * (1 - tanh_a**2)", "dh_da = (1 - tanh_a**2)", ("W", "U")),
         Fault("wrong-leak-term", "the leak path carried with 1/alpha instead of 1 - 1/alpha",
