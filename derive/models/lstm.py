@@ -74,4 +74,15 @@ def spec(n=None, m=None, K=None, *, biases=True) -> Model:
         loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
         outputs=("o",),
         init={**init, "V": "glorot", "c": "zeros"},
+        notes=COVERS if biases else COVERS + " Without biases: seed 004's equations exactly.",
     )
+
+
+COVERS = (
+    "Covers 004_2bd5bd3ef5bc2048.txt (Long Short-Term Memory): input gate g(t), output gate q(t), "
+    "forget gate f(t), new content a(t), memory update s(t) and hidden unit update h(t), with b_g = b_f "
+    "= b = b_o = 0 (lstm.spec(biases=False)); and 001_e1543032cbfbfdb6.txt (LSTM): f_t = sigmoid(W_f . "
+    "[h_(t-1), x_t] + b_f) is f(t) with W_f [h; x] = W_f h(t-1) + U_f x(t); i_t is g(t); C~_t = tanh(W_C . "
+    "[h_(t-1), x_t] + b_C) is tanh(a(t)); C_t = f_t * C_(t-1) + i_t * C~_t is s(t); o_t is q(t); "
+    "h_t = o_t * tanh(C_t) is h(t). Gate order g, f, a, q is PyTorch's i, f, g, o."
+)
