@@ -51,6 +51,13 @@ RULES = {
 CONSTANTS = (OneMatrix, ZeroMatrix, Identity)
 
 
+def rule_for(expr, rules=None):
+    """The VJP rule of ``expr``'s node type (or of the nearest base class in the
+    table: ``spec.Elementwise`` is an ``ElementwiseApplyFunction``), or None."""
+    rules = RULES if rules is None else rules
+    return next((rules[t] for t in type(expr).__mro__ if t in rules), None)
+
+
 def backprop(expr, G, accumulate) -> None:
     """Push the adjoint ``G`` of ``expr`` down to its leaf symbols.
 
@@ -62,7 +69,7 @@ def backprop(expr, G, accumulate) -> None:
         return
     if isinstance(expr, CONSTANTS):
         return
-    rule = next((RULES[t] for t in type(expr).__mro__ if t in RULES), None)
+    rule = rule_for(expr)
     if rule is None:
         raise DerivationError(
             f"no VJP rule for {type(expr).__name__} in {expr}; "
