@@ -20,6 +20,10 @@ import numpy as np
 from numeric import errors, interpret, oracles
 
 CHECKS = ("autograd", "complex-step", "mpmath")   # "mpmath-one-sided" replaces them on a kink
+#: closer than this to a kink (in the activation's argument), the mpmath check is one-sided:
+#: a central difference of step 1e-60 along a unit direction moves an argument by at most
+#: 1e-60 times its sensitivity, far below this for any sensitivity under 1e20
+NEAR_KINK = 1e-40
 WORST = 5
 
 
@@ -87,13 +91,16 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
     init = dict(init or {})
     _, got = loss_and_grads(params, x, y, **init)
     point = oracles.differentiable_variables(model, params, x, init)
-    on_kink = interpret.kink_distance(model, params, x, init) == 0.0
-    if on_kink:
+    distance = interpret.kink_distance(model, params, x, init)
+    if distance == 0.0:
         # ReLU exactly at 0: the loss has only one-sided derivatives there.  The
         # autograd convention (max'(0) = 0) and the complex step do not apply;
         # the derived value (Heaviside(0) = 1/2) must lie between the one-sided
         # directional derivatives instead.
         which = tuple(c for c in which if c not in ("autograd", "complex-step"))
+    if distance < NEAR_KINK:
+        # near a kink the central difference's step (1e-60) could straddle it:
+        # one-sided differences (step 1e-55, taken away from 0 on each side) are used
         which = tuple("mpmath-one-sided" if c == "mpmath" else c for c in which)
     got = {k: np.asarray(got[k], dtype=np.float64) for k in point}
     tau, batch = x.shape[0], x.shape[1]

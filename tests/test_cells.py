@@ -141,3 +141,16 @@ def test_off_the_kink_the_usual_checks_apply():
                            params, x, y, init)
     assert {r.check for r in results} == set(checks.CHECKS)
     assert not checks.failures(results)
+
+
+def test_near_the_kink_the_mpmath_check_is_one_sided_and_the_others_stay():
+    params, x, y, init = kink_data()
+    params["b"] = np.full(4, 1e-45)          # a(1) = 1e-45: next to the kink, not on it
+    results = checks.check(checks.spec_for("rnn_relu", params), module("rnn_relu").loss_and_grads,
+                           params, x, y, init)
+    assert {r.check for r in results} == {"autograd", "complex-step", "mpmath-one-sided"}
+    assert not checks.failures(results), checks.summary(results)
+    fault = next(f for f in FAULTS["rnn_relu"] if f.id == "scaled-gradient")
+    results = checks.check(checks.spec_for("rnn_relu", params), inject("rnn_relu", fault).loss_and_grads,
+                           params, x, y, init, explain=False)
+    assert {r.check for r in checks.failures(results)} == {"autograd", "complex-step", "mpmath-one-sided"}
