@@ -170,6 +170,13 @@ def _normalise(model: Model):
     return tuple(out)
 
 
+def named_parts(model: Model) -> tuple:
+    """The equations :func:`_normalise` adds (``a_g = b_g + U_g x + W_g h_prev``,
+    ``tanh_s = tanh(s)``), for documentation."""
+    spec = {eq.lhs.name for eq in model.equations}
+    return tuple(eq for eq in _normalise(model) if eq.lhs.name not in spec)
+
+
 def _is_scaled_symbol(e) -> bool:
     """``-z`` or ``1 - z``: cheap enough to recompute, not worth a name."""
     if isinstance(e, MatMul):

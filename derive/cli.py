@@ -1,4 +1,8 @@
-"""A thin command-line layer over plain functions."""
+"""rnn-derive: derive BPTT gradients from forward specs, generate NumPy code, check it, report.
+
+codegen writes numeric/generated/<model>.py; report derives, proves, checks, bounds and decides
+the course notes' claims, writing reports/; verify checks your own loss_and_grads; bench times
+the generated code against the matrix-product floor and autograd."""
 from __future__ import annotations
 
 import argparse
@@ -76,7 +80,7 @@ def _bench(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m derive", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("codegen", help="print the derivations as numeric/generated/<model>.py")
+    p = sub.add_parser("codegen", help="write the derivations as numeric/generated/<model>.py")
     p.add_argument("--check", action="store_true", help="exit 1 if a committed file is stale")
     p.set_defaults(run=_codegen)
     p = sub.add_parser("verify", help="check a file's loss_and_grads against the derivation and oracles")

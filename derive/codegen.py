@@ -30,7 +30,7 @@ from sympy import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixSymbol,
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.numpy import NumPyPrinter
 
-from derive.adjoint import Derivation
+from derive.adjoint import Derivation, named_parts
 from derive.errors import CodegenError
 from derive.spec import ACTIVATIONS, LogSumExp, Softmax
 
@@ -289,6 +289,13 @@ def generate(d: Derivation) -> str:
         w(f"    {eq.text}")
     w(f"    {M.loss_text}")
     w()
+    named = named_parts(M)
+    if named:
+        w("Named by the derivation (parts of the equations above that the backward pass reuses):")
+        w()
+        for eq in named:
+            w(f"    {eq.lhs.name:<16} = {pretty(eq.rhs)}")
+        w()
     w("Derived by SymPy (derive/adjoint.py), backpropagation through time, step t:")
     w()
     for a in (*d.backward, *d.carries):

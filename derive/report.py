@@ -13,6 +13,7 @@ import platform
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from derive.adjoint import named_parts
 from derive.codegen import generate, pretty
 from derive.models import REGISTRY, derivation
 
@@ -38,7 +39,9 @@ def collect(*, seed: int = 0, generated_dir=None) -> list:
     results = []
     for name in sorted(REGISTRY):
         d = derivation(name)
-        equations = [f"{a.name} = {pretty(a.rhs)}" for a in (*d.backward, *d.carries)]
+        equations = [f"{eq.lhs.name} = {pretty(eq.rhs)}   (a named part of the forward pass)"
+                     for eq in named_parts(d.model)]
+        equations += [f"{a.name} = {pretty(a.rhs)}" for a in (*d.backward, *d.carries)]
         equations += [f"{g.lhs.name} = {'sum over t of ' if g.kind == 'param' else ''}{pretty(g.rhs)}"
                       for g in d.gradients]
         results.append(_entry(f"{name}/derivation", "derivation", name, "pass", len(equations), 0.0,
@@ -90,7 +93,8 @@ def _claims(seed) -> list:
         try:
             r = claims.check(claim, seed=seed)
             out.append(_entry(r.id, "claim", r.model or "scalar", r.status, r.cases, r.max_rel_error,
-                              source=r.source, statement=r.statement, verdict=r.verdict, expected=r.expected,
+                              source=r.source, statement=r.statement, text=getattr(claim, "text", ""),
+                              verdict=r.verdict, expected=r.expected,
                               evidence=r.evidence, claim_kind=r.kind, parts=[dict(p) for p in r.parts]))
         except Exception as e:  # noqa: BLE001
             out.append(_entry(claim.id, "claim", claim.model, "error", 0, 0.0, verdict="undecided",
@@ -156,12 +160,17 @@ def markdown(results, meta, figures=()) -> str:
                   f"{r['status']} |" for r in claims]
         lines += [""]
         for r in claims:
-            lines += [f"- **{r['id']}** `{r.get('statement', '')}`: {r['verdict']}. "
-                      f"{r.get('evidence', r.get('error', ''))}"]
-            for part in r.get("parts") or ():
-                aside = " (aside)" if part.get("aside") else ""
-                lines += [f"  - {part.get('reading', '')}{aside}: {part.get('verdict', '')}. "
-                          f"{part.get('evidence', '')}"]
+            parts = [p for p in (r.get("parts") or ()) if p.get("reading")]
+            text = f" The notes write: `{r['text']}`." if r.get("text") else ""
+            if len(parts) > 1:      # the evidence is the parts': one line each
+                lines += [f"- **{r['id']}** ({r.get('source', '')}): {r['verdict']}.{text}"]
+                for part in parts:
+                    aside = " (aside)" if part.get("aside") else ""
+                    lines += [f"  - {part['reading']}{aside}: {part.get('verdict', '')}. "
+                              f"{part.get('evidence', '')}"]
+            else:
+                lines += [f"- **{r['id']}** `{r.get('statement', '')}`: {r['verdict']}.{text} "
+                          f"{r.get('evidence', r.get('error', ''))}"]
         lines += [""]
     failures = [r for r in results if r["status"] != "pass"]
     if failures:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 import traceback
 from pathlib import Path
 
@@ -21,16 +22,23 @@ OK, WRONG, UNUSABLE = 0, 1, 2
 
 
 def _load(path: Path):
+    if path.is_dir():
+        raise _Unusable(f"{path}: is a directory; expected a Python file that defines loss_and_grads")
     if not path.is_file():
         raise _Unusable(f"{path}: no such file")
     spec = importlib.util.spec_from_file_location(f"_verify_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)          # the file's own helper modules import, as with python PATH
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except SyntaxError as e:
         raise _Unusable(f"{e.filename}:{e.lineno}: syntax error: {e.msg}") from None
     except Exception as e:  # noqa: BLE001 - any error in the user's module is reported, not raised
         raise _Unusable(f"{path}: importing it raised {type(e).__name__}: {e}\n{_where(e, path)}") from None
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
     fn = getattr(module, "loss_and_grads", None)
     if not callable(fn):
         raise _Unusable(f"{path}: defines no function loss_and_grads(params, x, y, h0=None)")
@@ -70,10 +78,16 @@ def _call(fn, params, x, y, init, expected: dict):
         out = fn({k: v.copy() for k, v in params.items()}, x.copy(), y.copy(),
                  **{k: v.copy() for k, v in init.items()})
     except Exception as e:  # noqa: BLE001
-        raise _Unusable(f"loss_and_grads raised {type(e).__name__}: {e}") from None
-    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
-        raise _Unusable("loss_and_grads must return (loss, grads) with grads a dict; got "
-                        f"{type(out).__name__}")
+        path = Path(fn.__code__.co_filename) if hasattr(fn, "__code__") else None
+        where = f"\n{_where(e, path)}" if path is not None and _where(e, path) else ""
+        raise _Unusable(f"loss_and_grads raised {type(e).__name__}: {e}{where}") from None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise _Unusable("loss_and_grads must return a pair (loss, grads); got "
+                        f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, tuple) else ""))
+    if not isinstance(out[1], dict):
+        raise _Unusable(f"loss_and_grads must return (loss, grads) with grads a dict; its second item is "
+                        f"a {type(out[1]).__name__}" + (" (did it return (grads, loss)?)"
+                                                        if isinstance(out[0], dict) else ""))
     loss, grads = out
     missing = sorted(set(expected) - set(grads))
     if missing:

@@ -62,3 +62,27 @@ def test_missing_file_and_unknown_model(tmp_path, capsys):
     assert code == 2 and "no such file" in text
     code, text = run(capsys, "no-such-model", STUDENT)
     assert code == 2 and "unknown model 'no-such-model'" in text
+
+
+def test_runtime_errors_and_swapped_returns_are_explained(tmp_path):
+    from numeric.verify import UNUSABLE, verify
+    raising = tmp_path / "raising.py"
+    raising.write_text("def loss_and_grads(params, x, y, h0=None):\n    return x[0] @ params['U']\n")
+    code, text = verify("rnn", raising)
+    assert code == UNUSABLE and f"at {raising}:2:" in text
+    swapped = tmp_path / "swapped.py"
+    swapped.write_text("def loss_and_grads(params, x, y, h0=None):\n    return {}, 1.0\n")
+    code, text = verify("rnn", swapped)
+    assert code == UNUSABLE and "did it return (grads, loss)?" in text
+    code, text = verify("rnn", tmp_path)
+    assert code == UNUSABLE and "is a directory" in text
+
+
+def test_a_helper_module_next_to_the_file_imports(tmp_path, monkeypatch):
+    from numeric.verify import verify
+    (tmp_path / "my_helpers.py").write_text(STUDENT.read_text())
+    main = tmp_path / "main.py"
+    main.write_text("from my_helpers import loss_and_grads\n")
+    monkeypatch.chdir("/")
+    code, text = verify("rnn", main)
+    assert code == 0, text
