@@ -105,7 +105,7 @@ def _lstm_figure(seed: int) -> bytes:
         with np.errstate(divide="ignore"):
             ax.plot(t, np.log10(full), "-", color=color, label=f"{name}: ||d(h,s)(t)/d(h,s)(k)||")
             ax.plot(t, np.log10(mem), ":", color=color, label=f"{name}: ||d s(t)/d s(k)||")
-        ax.plot(t, carousel, "-.", color=color, alpha=0.7, label=f"{name}: memory-path term alone, prod max f")
+        ax.plot(t, carousel, "-.", color=color, alpha=0.7, label=f"{name}: prod of max f (memory path only, not a bound)")
         ax.plot(t, ev.log_bound / LOG10, "--", color=color, alpha=0.8, label=f"{name}: bound ||B(t)...B(k+1)||")
     ax.set_xlabel("t - k")
     ax.set_ylabel("log10 norm")
