@@ -35,6 +35,16 @@ _COLUMNS = ("id", "kind", "model", "status", "cases", "violations", "max_ratio",
 _SHOWN = set(_COLUMNS)
 
 
+#: section titles, as in report.md
+_TITLES = {
+    "derivation": "Derivations",
+    "proof": "Proofs (derived = brute-force SymPy differentiation, 110 digits)",
+    "check": "Numeric checks (generated code against autograd, complex step, mpmath)",
+    "bound": "Decay bounds (derived from the specs, confirmed numerically)",
+    "claim": "Claims of the course notes",
+}
+
+
 def _e(value) -> str:
     return html.escape(str(value), quote=True)
 
@@ -58,8 +68,15 @@ def _detail(record: dict) -> str:
         return ""
     parts = []
     for key, value in rest.items():
+        if value in ("", None, [], {}):
+            continue
         if isinstance(value, str):
             text = value
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            text = "\n".join(value)                     # equations, forward equations
+        elif key == "parts" and all(isinstance(v, dict) for v in value):
+            text = "\n".join(f"{p.get('reading', '')}{' (aside)' if p.get('aside') else ''}: "
+                             f"{p.get('verdict', '')}. {p.get('evidence', '')}" for p in value)
         else:
             text = json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)
         parts.append(f"<b>{_e(key)}</b><pre>{_e(text)}</pre>")
@@ -114,7 +131,8 @@ def render(results: list, meta: dict, figures: dict) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in _COLUMNS) + "<th>statement, evidence</th>"
     for kind in kinds:
         rows = "".join(_row(r) for r in results if r.get("kind") == kind)
-        sections.append(f"<h2>{_e(kind)}</h2><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        title = _TITLES.get(kind, str(kind))
+        sections.append(f"<h2>{_e(title)}</h2><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
     figs = f"<h2>Figures</h2>{_figures(figures)}" if figures else ""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
