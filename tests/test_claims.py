@@ -269,3 +269,15 @@ def test_duplicate_ids_across_files_are_rejected(tmp_path):
     write_claim(tmp_path, "grad_c == sum_t(grad_o[t])", cid="same", name="b.toml")
     with pytest.raises(ClaimSyntaxError, match="duplicate id"):
         catalogue(tmp_path)
+
+
+def test_a_cell_claim_can_fail(tmp_path):
+    """An LSTM formula with the wrong gate's matrix is refuted with a counterexample."""
+    path = tmp_path / "lstm.toml"
+    path.write_text("\n".join([
+        "[[claim]]", 'id = "lstm-mutant"', 'model = "lstm"', 'seed = "001_e1543032cbfbfdb6.txt"',
+        'section = "LSTM"', "line = 361", "text = 'mutated'", 'expect = "fails"',
+        'statement = "f[t] == sigmoid(W_g @ h[t-1] + U_f @ x[t] + b_f)"', ""]))
+    [claim] = load(path)
+    result = check(claim)
+    assert result.verdict == "fails" and result.evidence.startswith("counterexample"), result.evidence
