@@ -1833,7 +1833,7 @@ def _supremum(expr, domain) -> tuple:
                                      else region):
             candidates += _candidates(piece, component)
     if not candidates:
-        raise _Undecidable(f"the domain of z is empty")
+        raise _Undecidable("the domain of z is empty")
     best = max(candidates, key=lambda c: _num(c[0]) if c[0] not in (sp.oo, -sp.oo) else
                (sp.Float("1e300") if c[0] == sp.oo else sp.Float("-1e300")))
     ties = [c for c in candidates if _sign(c[0] - best[0]) == 0 if c[0] not in (sp.oo, -sp.oo)] \

@@ -434,7 +434,7 @@ def generate(d: Derivation) -> str:
     inloop.spelled.update({name: f"{name}[t]" for name in factors})
     for st in stacks:
         if st.adjoints:
-            terms = frozenset(MatMul(Transpose(M.symbol(p)), M_symbol(d, g)) for p, g in zip(st.params, st.adjoints))
+            terms = frozenset(MatMul(Transpose(M.symbol(p)), d.assign(g).lhs) for p, g in zip(st.params, st.adjoints))
             inloop.sums.append((terms, f"{st.adjoint}[t] @ {st.name}"))
     for a in loop_b:
         w.comment(a.source)
@@ -801,30 +801,6 @@ def _fold(d: Derivation, loop_b, stored: set):
     new_loop = [replace(a, rhs=fold(substitute(a.rhs), a.name)) for a in loop_b if a.lhs not in inline]
     new_carries = [replace(c, rhs=fold(substitute(c.rhs), c.name)) for c in d.carries]
     return new_loop, new_carries, factors
-
-
-def _derivative_factors(d: Derivation, loop_b, stored: set) -> dict:
-    """Elementwise derivatives in the backward loop that read forward values only
-    (``1 - h**2``, ``q (1 - q)``): computed for all steps at once before the loop,
-    so each step does one multiplication instead of a chain of small operations.
-    Named after the forward equation they differentiate: ``dh_da``, ``dq_da_q``."""
-    producers = {}
-    for a in d.forward:
-        if isinstance(a.rhs, ElementwiseApplyFunction) and isinstance(a.rhs.expr, MatrixSymbol):
-            producers[a.name] = (a.name, a.rhs.expr.name)       # out -> (out, argument)
-            producers.setdefault(a.rhs.expr.name, (a.name, a.rhs.expr.name))
-    out = {}
-    for a in loop_b:
-        for node in sp.preorder_traversal(a.rhs):
-            if isinstance(node, ElementwiseApplyFunction) and isinstance(node.expr, MatrixSymbol) \
-                    and node.expr.name in stored and node.expr.name in producers and node not in out:
-                y, x = producers[node.expr.name]
-                out[node] = f"d{y}_d{x}"
-    return out
-
-
-def M_symbol(d: Derivation, name: str) -> MatrixSymbol:
-    return d.assign(name).lhs
 
 
 def _grad_order(d: Derivation):

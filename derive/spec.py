@@ -49,9 +49,8 @@ class Elementwise(ElementwiseApplyFunction):
     subclass skips that shortcut; everything else is SymPy's."""
 
     def __new__(cls, function, expr):
-        expr = sp.sympify(expr)
-        if not expr.is_Matrix:
-            raise ValueError(f"{expr} must be a matrix expression")
+        if not isinstance(expr, MatrixExpr):
+            raise ValueError(f"{expr!r} must be a matrix expression")
         if not isinstance(function, sp.Lambda):
             z = sp.Dummy("z")
             function = sp.Lambda(z, function(z))

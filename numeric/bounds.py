@@ -227,7 +227,6 @@ def trajectory(case: Case) -> Trajectory:
             v[1 + offset + j, j] += 1j * EPS
         init[new + "0"] = v
         offset += r
-    T = len(case.x)
     xb = np.repeat(case.x[:, None, :], B, axis=1).astype(complex)
     out = interpret.forward(aug, case.params, xb, init)
     blocks = [np.imag(out[new][:, 1:, :]).transpose(0, 2, 1) / EPS for _, new in states]   # (T, r, N)

@@ -426,8 +426,9 @@ class _Compiler:
         if kinks:
             def run_recorded(bk, env):
                 arg = run(bk, env)
-                if _KINK_LOG is not None:
-                    _KINK_LOG.append(min(float(np.min(np.abs(np.real(np.asarray(arg, dtype=complex)) - k)))
+                log = env.get(KINK_LOG)
+                if log is not None:
+                    log.append(min(float(np.min(np.abs(np.real(np.asarray(arg, dtype=complex)) - k)))
                                          for k in kinks))
                 return body(bk, arg)
             return self.node(expr, run_recorded, node.batched)
@@ -533,7 +534,7 @@ def _one_hot(model: Model, y, x_shape) -> np.ndarray:
     return (np.arange(K)[None, :, None] == y[:, None, :]).astype(np.float64)
 
 
-def _run(model: Model, params, x, y, init, bk: Backend, *, keep: tuple, shift=None):
+def _run(model: Model, params, x, y, init, bk: Backend, *, keep: tuple, shift=None, record=None):
     """Run the model over time.  Returns (per-step kept arrays, total loss);
     the loss is None when ``y`` is None."""
     step = _compile_model(model)
@@ -546,6 +547,8 @@ def _run(model: Model, params, x, y, init, bk: Backend, *, keep: tuple, shift=No
     x_name, kept, total = input_name(model), {name: [] for name in keep}, 0
     for t in range(tau):
         env = {**env, **states, x_name: x[t].T}
+        if record is not None:              # distances to kinks (kink_distance)
+            env[KINK_LOG] = record
         if labels is not None:
             env[model.label.name] = bk.asarray(labels[t])
         for name, run in step.equations:
@@ -560,7 +563,7 @@ def _run(model: Model, params, x, y, init, bk: Backend, *, keep: tuple, shift=No
     return kept, (None if labels is None else total)
 
 
-_KINK_LOG = None      # list while kink_distance() runs a forward pass
+KINK_LOG = "__kink_log__"      # env key of the list kink_distance() collects into
 
 
 def kink_points(function: sp.Lambda) -> tuple:
@@ -581,13 +584,9 @@ def kink_distance(model: Model, params: Mapping, x, init: Mapping | None = None)
     """The smallest distance, over all steps, examples and units, from the argument of
     a non-differentiable activation to its kink (inf for smooth models).  0.0 means
     the point sits exactly on a kink, where the loss has one-sided derivatives only."""
-    global _KINK_LOG
-    _KINK_LOG = []
-    try:
-        _run(model, params, x, None, init, get_backend("numpy"), keep=())
-        return min(_KINK_LOG, default=float("inf"))
-    finally:
-        _KINK_LOG = None
+    log = []
+    _run(model, params, x, None, init, get_backend("numpy"), keep=(), record=log)
+    return min(log, default=float("inf"))
 
 
 def forward_names(model: Model) -> tuple:

@@ -157,7 +157,7 @@ def _read_torch(weights, G, order):
     if w_ih.ndim != 2 or rows == 0 or rows % G or w_ih.shape[1] == 0:
         raise ValueError(f"weights['weight_ih_l0']: expected shape {_torch_shape('weight_ih_l0', G)} "
                          f"(gates {order}, n >= 1, m >= 1), got {w_ih.shape}")
-    n, m = rows // G, w_ih.shape[1]
+    n = rows // G
     _check_shape("weights['weight_hh_l0']", w_hh, (G * n, n), f"({G}*n={G * n}, n={n})")
     if len(required) == 2:
         b_ih = b_hh = np.zeros(G * n, dtype=w_ih.dtype)
