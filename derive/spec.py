@@ -29,6 +29,8 @@ import sympy as sp
 from sympy import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from derive.errors import SpecError
+
 __all__ = [
     "ACTIVATIONS", "Elementwise", "Equation", "Model", "LogSumExp", "Softmax", "activation", "elementwise",
     "logsumexp", "ones", "sigmoid", "softmax", "sizes", "tanh",
@@ -50,7 +52,7 @@ class Elementwise(ElementwiseApplyFunction):
 
     def __new__(cls, function, expr):
         if not isinstance(expr, MatrixExpr):
-            raise ValueError(f"{expr!r} must be a matrix expression")
+            raise SpecError(f"{expr!r} must be a matrix expression")
         if not isinstance(function, sp.Lambda):
             z = sp.Dummy("z")
             function = sp.Lambda(z, function(z))
@@ -90,7 +92,7 @@ def activation(name: str, arg: MatrixExpr) -> MatrixExpr:
     """The activation called ``name`` (a key of :data:`ACTIVATIONS`) of every entry;
     the identity returns ``arg`` itself."""
     if name not in ACTIVATIONS:
-        raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {name!r}")
+        raise SpecError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {name!r}")
     if name == "identity":
         return arg
     return Elementwise(ACTIVATIONS[name], arg)
@@ -187,21 +189,21 @@ class Model:
         for eq in self.equations:
             unknown = {s.name for s in eq.rhs.atoms(MatrixSymbol)} - defined
             if unknown:
-                raise ValueError(
+                raise SpecError(
                     f"model {self.name!r}: equation {eq.text!r} uses {sorted(unknown)} "
                     "before they are defined")
             if eq.lhs.shape != eq.rhs.shape:
-                raise ValueError(
+                raise SpecError(
                     f"model {self.name!r}: equation {eq.text!r}: left side has shape "
                     f"{eq.lhs.shape}, right side {eq.rhs.shape}")
             defined.add(eq.lhs.name)
         names = {eq.lhs.name for eq in self.equations}
         for prev, new in self.state.items():
             if new not in names:
-                raise ValueError(f"model {self.name!r}: state {prev.name} -> {new}: "
+                raise SpecError(f"model {self.name!r}: state {prev.name} -> {new}: "
                                  f"no equation defines {new!r}")
         if self.loss.shape != (1, 1):
-            raise ValueError(f"model {self.name!r}: loss must be 1 x 1, got {self.loss.shape}")
+            raise SpecError(f"model {self.name!r}: loss must be 1 x 1, got {self.loss.shape}")
 
     # -- lookups used by the derivation and the printers ---------------------------
     def equation(self, name: str) -> Equation:

@@ -13,10 +13,8 @@ interleaved rounds so background load affects them alike):
    order, into preallocated outputs.  Nothing else runs, so this is what the
    generated code would cost if everything but the BLAS calls were free;
 3. ``autograd`` -- reverse mode by ``autograd`` of the same loss:
-   :func:`numeric.oracles.autograd_grads` when that module provides it (it
-   differentiates the spec interpreter's forward pass), otherwise a plain
-   ``autograd.numpy`` forward of the tanh RNN written here
-   (:func:`autograd_rnn_grads`, rnn only).  Each row says which was used.
+   :func:`numeric.oracles.autograd_grads`, which differentiates the spec
+   interpreter's forward pass.
 
 The floor's product list is not hard-coded: :func:`trace_products` runs
 ``loss_and_grads`` once on inputs of an ``ndarray`` subclass that records
@@ -40,7 +38,10 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["run", "format_table", "trace_products", "floor_runner", "autograd_rnn_grads",
+from derive.models import get
+from numeric import oracles
+
+__all__ = ["run", "format_table", "trace_products", "floor_runner",
            "threadpool_info", "blas_env", "best_times"]
 
 DTYPE = np.float64
@@ -229,46 +230,10 @@ def describe_products(products: list) -> list:
 # autograd
 # ---------------------------------------------------------------------------
 
-def autograd_rnn_grads(params: dict, x, y, h0=None) -> dict:
-    """The fallback autograd oracle for the rnn: a plain ``autograd.numpy``
-    forward (tanh RNN, softmax cross-entropy summed over time and batch),
-    differentiated w.r.t. the params, ``h0`` (zeros when None) and ``x``."""
-    import autograd
-    import autograd.numpy as anp
-
-    tau, batch = np.shape(y)
-    rows = np.arange(batch)
-    point = {**params, "h0": np.zeros((batch, params["W"].shape[0])) if h0 is None else h0,
-             "x": x}
-
-    def loss(p):
-        h, total = p["h0"], 0.0
-        for t in range(tau):
-            h = anp.tanh(p["x"][t] @ p["U"].T + h @ p["W"].T + p["b"])
-            o = h @ p["V"].T + p["c"]
-            top = np.max(autograd.tracer.getval(o), axis=1, keepdims=True)  # constant shift
-            lse = top[:, 0] + anp.log(anp.sum(anp.exp(o - top), axis=1))
-            total = total + anp.sum(lse - o[rows, y[t]])
-        return total
-
-    return autograd.grad(loss)(point)
-
-
-def _autograd_for(name: str, module, sizes: dict) -> tuple:
-    """``(grads_fn(params, x, y), description)`` for the model ``name``."""
-    try:
-        oracles = importlib.import_module("numeric.oracles")
-        oracle = oracles.autograd_grads
-        from derive import models
-        model = models.get(name)(**{s: sizes[s] for s in module.SIZES})
-    except Exception as error:   # oracles absent or unusable: the plain fallback
-        reason = f"{type(error).__name__}: {error}"
-    else:
-        return (lambda p, x, y: oracle(model, p, x, y)), "numeric.oracles.autograd_grads"
-    if name != "rnn":
-        raise RuntimeError(f"model {name!r}: no autograd oracle ({reason}) and the bench "
-                           "fallback covers only 'rnn'")
-    return autograd_rnn_grads, f"bench.autograd_rnn_grads (oracles unavailable: {reason})"
+def _autograd_for(name: str, module, sizes: dict):
+    """``grads_fn(params, x, y)``: the autograd oracle on the spec interpreter at ``sizes``."""
+    model = get(name)(*(sizes[s] for s in module.SIZES))
+    return lambda p, x, y: oracles.autograd_grads(model, p, x, y)
 
 
 # ---------------------------------------------------------------------------
@@ -316,7 +281,7 @@ def run(models=("rnn",), *, B=32, n=256, m=256, K=256, tau=100, repeats=5, seed=
                   for k, v in getattr(module, "STATES", {}).items()}
         products, buffers = trace_products(module, params, x, y, states)
         floor = floor_runner(products, buffers, seed=seed)
-        autograd_fn, autograd_impl = _autograd_for(name, module, sizes)
+        autograd_fn = _autograd_for(name, module, sizes)
 
         best = best_times({"generated": lambda: module.loss_and_grads(params, x, y),
                            "floor": floor,
@@ -332,7 +297,6 @@ def run(models=("rnn",), *, B=32, n=256, m=256, K=256, tau=100, repeats=5, seed=
             "autograd_s": autograd_s,
             "generated_over_floor": generated_s / floor_s,
             "autograd_over_generated": autograd_s / generated_s,
-            "autograd_impl": autograd_impl,
             "floor_products": describe_products(products),
             "threadpool": pools,
             "env": env,
@@ -363,7 +327,6 @@ def format_table(rows) -> str:
         out.append(f"OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: {env}")
     for r in rows:
         out.append("")
-        out.append(f"[{r['model']}] autograd: {r['autograd_impl']}")
         out.append(f"[{r['model']}] floor products (traced, in order): "
                    + "; ".join(r["floor_products"]))
     return "\n".join(out)

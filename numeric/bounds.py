@@ -21,7 +21,7 @@ sweep, so its error is at most ``safety * N * u`` times the norm of the product
 of the *absolute* Jacobians, which the same walker bounds with
 ``sigma_max(|P|)`` in place of ``sigma_max(P)``; relative to the bound that is
 ``safety * N * u * A_t``, ``A_t = bound_abs(t) / bound(t) >= 1``.  ``N`` counts
-the dependent operations (:func:`numeric.errors.dependence_path_length` plus
+the dependent operations (:func:`numeric.tolerances.dependence_path_length` plus
 one state-sized product per step and the SVD of the norm).  A case violates
 the bound when ``actual > bound * (1 + tolerance)``.
 
@@ -42,8 +42,9 @@ import sympy as sp
 from sympy import ImmutableMatrix, MatrixSymbol
 
 from derive import bounds as dbounds
+from derive.models import REGISTRY
 from derive.spec import Equation
-from numeric import errors, interpret
+from numeric import interpret, tolerances
 
 __all__ = [
     "EPS", "SAFETY", "TIGHT_GAP", "models", "concrete", "random_case", "Case", "Trajectory",
@@ -56,7 +57,7 @@ __all__ = [
 #: EPS * ||d state(t)/d state(0)|| stays a normal number for the sequences used.
 EPS = 2.0 ** -60
 SAFETY = 4.0
-U = errors.UNIT_ROUNDOFF["float64"]
+U = tolerances.UNIT_ROUNDOFF["float64"]
 #: A bound counts as attained when the search reaches actual / bound >= 1 - TIGHT_GAP.
 #: This is the search's convergence target, not a rounding tolerance: the
 #: faults it must expose change the ratio by factors (1/4, sigma, 1/alpha) far
@@ -69,7 +70,6 @@ TIGHT_GAP = 1e-3
 # ---------------------------------------------------------------------------------------
 
 def _registry():
-    from derive.models import REGISTRY
     return REGISTRY
 
 
@@ -409,7 +409,7 @@ def tolerance(traj: Trajectory, ev: Evaluated) -> np.ndarray:
     T = len(traj.case.x)
     n_state = sum(int(p.shape[0]) for p in model.state)
     t = np.arange(1, T + 1)
-    path = np.array([errors.dependence_path_length(model, k) for k in t]) + t * n_state + n_state
+    path = np.array([tolerances.dependence_path_length(model, k) for k in t]) + t * n_state + n_state
     amplification = np.exp(np.clip(ev.log_bound_abs - ev.log_bound, 0.0, 700.0))
     return SAFETY * path * U * amplification
 
@@ -708,7 +708,7 @@ def decay_tolerance(case: Case) -> float:
     relative rounding of the products, SAFETY * N * u (N as in :func:`tolerance`)."""
     model, T = case.model, len(case.x)
     n_state = sum(int(p.shape[0]) for p in model.state)
-    return SAFETY * (errors.dependence_path_length(model, T) + T * n_state + n_state) * U
+    return SAFETY * (tolerances.dependence_path_length(model, T) + T * n_state + n_state) * U
 
 
 # ---------------------------------------------------------------------------------------
@@ -814,9 +814,7 @@ def activation_check(name: str, *, points: int = 4001, zmax: float = 40.0):
     spec interpreter (h = phi(U x) with U = 1, W = 0, b = 0, x = z): cases,
     violations of |phi'| <= gamma (within the complex step's rounding), and
     max |phi'| / gamma."""
-    from derive.bounds import gamma as dgamma
-
-    g = dgamma(name)
+    g = dbounds.gamma(name)
     gval = float(g.value)
     model = concrete(_ACT_MODEL[name], 2, 1)
     z = np.concatenate([np.linspace(-zmax, zmax, points), [0.0, 1e-300, -1e-300, 1e-8, -1e-8]])

@@ -6,18 +6,19 @@
 * along a random direction with the complex step (NumPy complex128),
 * along a random direction with a 50-digit mpmath central difference,
 
-each within the error model of :mod:`numeric.errors`.  Results are records
+each within the error model of :mod:`numeric.tolerances`.  Results are records
 (:class:`CheckResult`) shared by the tests, the CLI and the report.  A failing
 parameter gradient is explained afterwards: the first sequence length at which
 it goes wrong names the time step, and the worst few entries are listed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from numeric import errors, interpret, oracles
+from derive.models import get
+from numeric import interpret, oracles, tolerances
 
 CHECKS = ("autograd", "complex-step", "mpmath")   # "mpmath-one-sided" replaces them on a kink
 #: closer than this to a kink (in the activation's argument), the mpmath check is one-sided:
@@ -56,8 +57,6 @@ class CheckResult:
 
 def spec_for(name: str, params) -> object:
     """The model's spec at the concrete sizes read off ``params`` (the oracles need integers)."""
-    from derive.models import get
-
     spec = get(name)
     symbolic = spec()
     sizes = {}
@@ -78,7 +77,7 @@ def _worst(ref: np.ndarray, got: np.ndarray) -> tuple:
 
 def _unit_roundoff(params) -> float:
     dtype = next(iter(params.values())).dtype
-    return errors.UNIT_ROUNDOFF["float32" if dtype == np.float32 else "float64"]
+    return tolerances.UNIT_ROUNDOFF["float32" if dtype == np.float32 else "float64"]
 
 
 def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
@@ -108,22 +107,22 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
     G = term_scale(got, oracles.state_adjoints(model, {k: v.astype(np.float64) for k, v in params.items()},
                                                x.astype(np.float64), y,
                                                {k: v.astype(np.float64) for k, v in init.items()}), params)
-    u = max(_unit_roundoff(params), errors.UNIT_ROUNDOFF["float64"])
+    u = max(_unit_roundoff(params), tolerances.UNIT_ROUNDOFF["float64"])
     f64 = {k: v.astype(np.float64) for k, v in params.items()}
     init64 = {k: v.astype(np.float64) for k, v in init.items()}
     x64 = x.astype(np.float64)
     rng = np.random.default_rng(seed)
     results = []
-    # A: growth of a rounding error along the recurrence (errors.recurrence_amplification)
-    A = errors.recurrence_amplification(oracles.step_jacobians(model, f64, x64, init64))
+    # A: growth of a rounding error along the recurrence (tolerances.recurrence_amplification)
+    A = tolerances.recurrence_amplification(oracles.step_jacobians(model, f64, x64, init64))
 
     if "autograd" in which:
         ref = oracles.autograd_grads(model, f64, x64, y, init64)
         scale = max(G, term_scale(ref))
         for k in point:
-            # normwise against the largest entry of any gradient: see errors.absolute_floor
+            # normwise against the largest entry of any gradient: see tolerances.absolute_floor
             err = float(np.max(np.abs(got[k] - ref[k]))) / scale
-            bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=u, amplification=A)
+            bound = tolerances.float64_gradient_tolerance(N, 1.0, unit_roundoff=u, amplification=A)
             ok = err <= bound.relative
             results.append(CheckResult("autograd", model.name, k, ok, err, bound.relative,
                                        bound.formula + " " + _terms(bound), seed,
@@ -136,7 +135,7 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
         direction[k] = oracles.random_direction({k: point[k].shape}, rng)[k]
         kappa = oracles.directional_condition(got, direction)
         return (direction, oracles.directional(got, direction), kappa,
-                errors.float64_gradient_tolerance(N, kappa, unit_roundoff=u, amplification=A))
+                tolerances.float64_gradient_tolerance(N, kappa, unit_roundoff=u, amplification=A))
 
     for name in ("complex-step", "mpmath"):
         if name not in which:
@@ -145,14 +144,14 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
             direction, value, kappa, own = along(k)
             if name == "complex-step":
                 reference = oracles.complex_step_directional(model, f64, x64, y, init64, direction=direction)
-                other = errors.complex_step_tolerance(N, kappa, 1e-30)
+                other = tolerances.complex_step_tolerance(N, kappa, 1e-30)
             else:
                 reference = oracles.mpmath_directional(model, f64, x64, y, init64, direction=direction)
-                other = errors.mpmath_tolerance(50)
+                other = tolerances.mpmath_tolerance(50)
             size = max(abs(value), abs(float(reference)))   # compare() is relative to the larger
-            floor = errors.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u,
+            floor = tolerances.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u,
                                           amplification=A)
-            cmp = errors.compare(value, reference, own, floor, other)
+            cmp = tolerances.compare(value, reference, own, floor, other)
             results.append(CheckResult(name, model.name, k, cmp.ok, cmp.discrepancy, cmp.allowed,
                                        f"{own.formula} {_terms(own)} + {floor.formula} {_terms(floor)} "
                                        f"+ {other.source}", seed))
@@ -170,7 +169,7 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
                                            "on a kink: derived value and both one-sided derivatives are 0",
                                            seed))
                 continue
-            floor = errors.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u,
+            floor = tolerances.absolute_floor(N, G, float(np.abs(direction[k]).sum()), size, unit_roundoff=u,
                                           amplification=A)
             slack = (own.relative + floor.relative) * size
             results.append(CheckResult("mpmath-one-sided", model.name, k, outside <= slack,
@@ -209,25 +208,23 @@ def path_length(model, tau: int, batch: int) -> int:
     forward pass, the same chain again for the reverse pass (the adjoints pass
     through the same reductions backwards), plus the tau * B terms every
     parameter gradient is summed over."""
-    return 2 * errors.dependence_path_length(model, tau) + tau * batch
+    return 2 * tolerances.dependence_path_length(model, tau) + tau * batch
 
 
 def _terms(bound) -> str:
-    return "(" + ", ".join(f"{n}={errors.fmt(v)}" for n, v in bound.terms) + ")"
+    return "(" + ", ".join(f"{n}={tolerances.fmt(v)}" for n, v in bound.terms) + ")"
 
 
 def _explain(result, model, loss_and_grads, params, x, y, init):
     """Recompute a failed gradient on prefixes of the sequence to find the first
     time step at which it goes wrong, and list the worst entries there."""
-    from dataclasses import replace
-
     key = result.gradient
     tau = x.shape[0]
     f64 = {k: v.astype(np.float64) for k, v in params.items()}
     init64 = {k: v.astype(np.float64) for k, v in init.items()}
     N = path_length(model, tau, x.shape[1])
-    A = errors.recurrence_amplification(oracles.step_jacobians(model, f64, x.astype(np.float64), init64))
-    bound = errors.float64_gradient_tolerance(N, 1.0, unit_roundoff=_unit_roundoff(params), amplification=A)
+    A = tolerances.recurrence_amplification(oracles.step_jacobians(model, f64, x.astype(np.float64), init64))
+    bound = tolerances.float64_gradient_tolerance(N, 1.0, unit_roundoff=_unit_roundoff(params), amplification=A)
     if key == "x" or x.ndim != 3:
         # input gradients are per step already: the worst entry's first index is the step
         ref = oracles.autograd_grads(model, f64, x.astype(np.float64), y, init64)[key]

@@ -72,24 +72,13 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 from sympy.matrices.expressions.special import Identity, OneMatrix, ZeroMatrix
 
+from derive.errors import InputError, UnsupportedNode
 from derive.spec import LogSumExp, Model, Softmax
 
 __all__ = [
-    "UnsupportedNode", "SpecDataError", "Backend", "BACKENDS", "SCALAR_FUNCTIONS",
+    "Backend", "BACKENDS", "SCALAR_FUNCTIONS",
     "get_backend", "loss", "forward", "forward_names", "input_name", "check_x",
 ]
-
-
-class UnsupportedNode(TypeError):
-    """The interpreter met a SymPy node (or a use of one) it cannot evaluate."""
-
-    def __init__(self, node, reason: str = "no evaluation rule for this node"):
-        self.node = node
-        super().__init__(f"cannot interpret {type(node).__name__} node {node}: {reason}")
-
-
-class SpecDataError(ValueError):
-    """Arrays passed to the interpreter do not match the model's spec."""
 
 
 # ---------------------------------------------------------------------------
@@ -469,7 +458,7 @@ def _compile_model(model: Model) -> _Step:
 def _param_arrays(model: Model, params: Mapping, bk: Backend) -> dict:
     expected = {p.name for p in model.params}
     if set(params) != expected:
-        raise SpecDataError(f"model {model.name!r}: params must have keys {sorted(expected)}, "
+        raise InputError(f"model {model.name!r}: params must have keys {sorted(expected)}, "
                             f"got {sorted(params)}")
     out = {}
     for p in model.params:
@@ -479,7 +468,7 @@ def _param_arrays(model: Model, params: Mapping, bk: Backend) -> dict:
         allowed = [(rows, cols)] if cols != 1 else [(rows,), (rows, 1)]
         value = params[p.name]
         if tuple(np.shape(value)) not in allowed:
-            raise SpecDataError(f"model {model.name!r}: param {p.name} must have shape "
+            raise InputError(f"model {model.name!r}: param {p.name} must have shape "
                                 f"{' or '.join(map(str, allowed))}, got {tuple(np.shape(value))}")
         out[p.name] = bk.xp.reshape(bk.asarray(value), (rows, cols))
     return out
@@ -491,7 +480,7 @@ def _initial_states(model: Model, init: Mapping | None, batch: int, bk: Backend)
     names = model.state_names
     unknown = set(init) - {init_name for _, init_name in names.values()}
     if unknown:
-        raise SpecDataError(f"model {model.name!r}: unknown initial states {sorted(unknown)}")
+        raise InputError(f"model {model.name!r}: unknown initial states {sorted(unknown)}")
     states = {}
     for prev in model.state:
         rows = _int_shape(prev)[0]
@@ -500,7 +489,7 @@ def _initial_states(model: Model, init: Mapping | None, batch: int, bk: Backend)
         if value is None:
             value = np.zeros((batch, rows))
         if tuple(np.shape(value)) != (batch, rows):
-            raise SpecDataError(f"model {model.name!r}: initial state {init_name} must have "
+            raise InputError(f"model {model.name!r}: initial state {init_name} must have "
                                 f"shape {(batch, rows)}, got {tuple(np.shape(value))}")
         states[prev.name] = bk.asarray(value).T
     return states
@@ -509,16 +498,16 @@ def _initial_states(model: Model, init: Mapping | None, batch: int, bk: Backend)
 def input_name(model: Model) -> str:
     """The name of the model's one per-step input (``"x"``)."""
     if len(model.inputs) != 1:
-        raise SpecDataError(f"model {model.name!r} has {len(model.inputs)} per-step inputs; "
+        raise InputError(f"model {model.name!r} has {len(model.inputs)} per-step inputs; "
                             "this interpreter's API takes exactly one (x)")
     return model.inputs[0].name
 
 
 def check_x(model: Model, x) -> None:
-    """Raise :class:`SpecDataError` unless ``x`` is ``(tau, B, m)``."""
+    """Raise :class:`InputError` unless ``x`` is ``(tau, B, m)``."""
     m = _int_shape(model.inputs[0])[0]
     if np.ndim(x) != 3 or np.shape(x)[2] != m:
-        raise SpecDataError(f"model {model.name!r}: x must have shape (tau, B, {m}), "
+        raise InputError(f"model {model.name!r}: x must have shape (tau, B, {m}), "
                             f"got {tuple(np.shape(x))}")
 
 
@@ -527,10 +516,10 @@ def _one_hot(model: Model, y, x_shape) -> np.ndarray:
     K = _int_shape(model.label)[0]
     y = np.asarray(y)
     if y.shape != tuple(x_shape[:2]):
-        raise SpecDataError(f"model {model.name!r}: y must have shape {tuple(x_shape[:2])} "
+        raise InputError(f"model {model.name!r}: y must have shape {tuple(x_shape[:2])} "
                             f"(tau, B), got {y.shape}")
     if not np.issubdtype(y.dtype, np.integer) or y.size and (y.min() < 0 or y.max() >= K):
-        raise SpecDataError(f"model {model.name!r}: y must be integer labels in [0, {K})")
+        raise InputError(f"model {model.name!r}: y must be integer labels in [0, {K})")
     return (np.arange(K)[None, :, None] == y[:, None, :]).astype(np.float64)
 
 

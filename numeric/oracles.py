@@ -16,7 +16,7 @@ zero when not given) and the per-step input ``"x"``; gradients and directions
 are dicts over exactly those keys (:func:`differentiable_variables`).
 Directional derivatives are compared with :func:`directional`, which contracts
 a gradient with a direction by ``math.fsum``; tolerances come from
-:mod:`numeric.errors`.
+:mod:`numeric.tolerances`.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import mpmath
 import numpy as np
 
 from derive.spec import Model
-from numeric import errors, interpret
+from numeric import interpret, tolerances
 
 __all__ = [
     "differentiable_variables", "autograd_grads", "complex_step_directional",
@@ -105,7 +105,7 @@ def complex_step_directional(model: Model, params: Mapping, x, y,
     The loss is analytic in every variable (tanh, exp, log; the softmax shift
     uses real parts only), so the imaginary part carries the first-order term
     with no subtraction: the step can be tiny and the result is accurate to
-    rounding (:func:`numeric.errors.complex_step_tolerance`)."""
+    rounding (:func:`numeric.tolerances.complex_step_tolerance`)."""
     point = differentiable_variables(model, params, x, init)
     _check_keys("direction", direction, point)
     shifted = {k: point[k] + 1j * step * np.asarray(direction[k], dtype=np.float64)
@@ -276,5 +276,5 @@ def directional(grads: Mapping, direction: Mapping) -> float:
 
 def directional_condition(grads: Mapping, direction: Mapping) -> float:
     """Condition number of :func:`directional`'s sum,
-    ``sum|g_i d_i| / |sum g_i d_i|`` (:func:`numeric.errors.sum_condition`)."""
-    return errors.sum_condition(_contributions(grads, direction))
+    ``sum|g_i d_i| / |sum g_i d_i|`` (:func:`numeric.tolerances.sum_condition`)."""
+    return tolerances.sum_condition(_contributions(grads, direction))

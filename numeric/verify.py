@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from derive.models import REGISTRY
 from numeric import checks
 
 OK, WRONG, UNUSABLE = 0, 1, 2
@@ -108,7 +109,6 @@ def verify(model: str, path, *, seed: int = 0, cases: int = 3) -> tuple:
     """(exit code, report text)."""
     path = Path(path)
     lines = [f"verify {model} {path} (seed {seed})"]
-    from derive.models import REGISTRY
     if model not in REGISTRY:
         lines.append(f"error: unknown model {model!r}; known models: {', '.join(sorted(REGISTRY))}")
         return UNUSABLE, "\n".join(lines)

@@ -10,7 +10,7 @@ from numeric import bench
 from numeric.generated import rnn
 
 KEYS = {"model", "shape", "dtype", "repeats", "generated_s", "floor_s", "autograd_s",
-        "generated_over_floor", "autograd_over_generated", "autograd_impl",
+        "generated_over_floor", "autograd_over_generated",
         "floor_products", "threadpool", "env"}
 
 
@@ -64,18 +64,6 @@ def test_trace_records_products_with_layout_and_aliasing():
     assert products[2][0][1] == 2 * 3 * 8            # h[1]: offset one step into h
     assert bench.describe_products(products)[0] == "1 x (6,3)@(3,3).T"
     bench.floor_runner(products, sizes)()            # the replay runs
-
-
-def test_fallback_autograd_matches_generated():
-    params = rnn.init_params(3, 4, 5, seed=1)
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((3, 2, 4))
-    y = rng.integers(0, 5, size=(3, 2))
-    _, expected = rnn.loss_and_grads(params, x, y)
-    got = bench.autograd_rnn_grads(params, x, y)
-    assert set(got) == set(expected)
-    for k in expected:
-        np.testing.assert_allclose(got[k], expected[k], rtol=1e-10, atol=1e-12)
 
 
 def test_trace_records_dot_and_refuses_other_products():

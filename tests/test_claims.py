@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from derive import claims
-from derive.claims import Claim, catalogue, check, load
+from verifier import claims
+from verifier.claims import Claim, catalogue, check, load
 from derive.errors import ClaimSyntaxError
 
 SEEDS = Path("/work/shared/seeds")

@@ -3,7 +3,7 @@ import importlib
 
 import pytest
 
-from derive.cli import GENERATED, main
+from verifier.cli import GENERATED, main
 from derive.codegen import content_hash, generate
 from derive.models import REGISTRY, derivation
 
@@ -26,7 +26,7 @@ def test_generated_module_header(name):
 
 
 def test_codegen_check_fails_on_a_stale_file(tmp_path, monkeypatch, capsys):
-    import derive.cli as cli
+    import verifier.cli as cli
     for name in REGISTRY:
         (tmp_path / f"{name}.py").write_text((GENERATED / f"{name}.py").read_text())
     monkeypatch.setattr(cli, "GENERATED", tmp_path)

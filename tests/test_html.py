@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from derive import html
+from verifier.report import html
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from numeric import bounds as nb
-from numeric import plots
+from verifier.report import figures as plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -27,7 +27,7 @@ def problems(draw, model, *, max_tau=12):
     K, tau = draw(st.integers(2, 6)), draw(st.integers(1, min(max_tau, 8) if small else max_tau))
     seed = draw(st.integers(0, 2**31 - 1))
     # 3.0 saturates tanh and the gates (|a| ~ 3 sqrt(n)); 8.0 also makes the reverse
-    # recurrence ill-conditioned where units are not saturated (the A term of numeric/errors.py)
+    # recurrence ill-conditioned where units are not saturated (the A term of numeric/tolerances.py)
     scale = draw(st.sampled_from([0.01, 0.3, 1.0, 3.0, 8.0]))
     rng = np.random.default_rng(seed)
     sizes = {"n": n, "m": m, "K": K}
@@ -93,7 +93,7 @@ def test_the_recurrence_terms_are_needed_and_enough():
     recurrence.  The observed error exceeds the bound with neither recurrence term
     (A = 1 and G = the largest gradient entry) and stays within the error model's
     bound, which has the amplification A and the state adjoints in G."""
-    from numeric import errors, oracles
+    from numeric import oracles, tolerances
     gen = module("rnn")
     rng = np.random.default_rng(22)
     n, m, K, B, tau = 6, 4, 4, 3, 12
@@ -107,5 +107,5 @@ def test_the_recurrence_terms_are_needed_and_enough():
     ref = oracles.autograd_grads(model, params, x, y, init)
     _, got = gen.loss_and_grads(params, x, y, **init)
     worst = max(float(np.max(np.abs(got[k] - ref[k]))) for k in ref)
-    plain = errors.float64_gradient_tolerance(checks.path_length(model, tau, B), 1.0).relative
+    plain = tolerances.float64_gradient_tolerance(checks.path_length(model, tau, B), 1.0).relative
     assert worst > plain * checks.term_scale(ref)

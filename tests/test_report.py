@@ -2,7 +2,7 @@
 import json
 
 from derive.models import REGISTRY
-from derive.report import write
+from verifier.report import write
 
 
 def test_report_is_complete_and_deterministic(tmp_path):

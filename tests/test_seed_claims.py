@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derive import claims
-from derive.claims import check, load
+from verifier import claims
+from verifier.claims import check, load
 from derive.errors import ClaimSyntaxError
 
 HEAD = {"seed": "001_e1543032cbfbfdb6.txt", "section": "s", "line": 1, "text": "t"}

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from derive.cli import main
+from verifier.cli import main
 
 STUDENT = Path(__file__).parent / "data" / "student_rnn.py"
 

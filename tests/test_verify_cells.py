@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from derive.cli import main
+from verifier.cli import main
 from derive.models import REGISTRY
 from numeric.verify import OK, UNUSABLE, WRONG, verify
 

@@ -9,6 +9,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from derive.codegen import generate
+from derive.models import REGISTRY, derivation
+from numeric.bench import format_table, run
+from numeric.verify import UNUSABLE, verify
+from verifier.report import write
+
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "numeric" / "generated"
 
@@ -18,9 +24,6 @@ def _shown(path: Path) -> str:
 
 
 def _codegen(args) -> int:
-    from derive.codegen import generate
-    from derive.models import REGISTRY, derivation
-
     stale = []
     for name in sorted(REGISTRY):
         text = generate(derivation(name))
@@ -45,9 +48,6 @@ def _codegen(args) -> int:
 
 
 def _verify(args) -> int:
-    from derive.models import REGISTRY
-    from numeric.verify import UNUSABLE, verify
-
     if args.model not in REGISTRY:
         print(f"error: unknown model {args.model!r}; known models: {', '.join(sorted(REGISTRY))}",
               file=sys.stderr)
@@ -58,16 +58,10 @@ def _verify(args) -> int:
 
 
 def _report(args) -> int:
-    from derive.report import write
-
     return write(args.out, seed=args.seed)
 
 
 def _bench(args) -> int:
-    from numeric.bench import format_table, run
-
-    from derive.models import REGISTRY
-
     unknown = [m for m in args.models if m not in REGISTRY]
     if unknown:
         print(f"error: unknown model(s) {unknown}; known models: {', '.join(sorted(REGISTRY))}",

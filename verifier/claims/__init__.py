@@ -154,11 +154,13 @@ from derive.errors import ClaimSyntaxError
 from derive.models import REGISTRY, derivation
 from derive.proof import _one_hot
 from derive.spec import ACTIVATIONS, Softmax
+from numeric._runtime import init_params
+from numeric.interpret import BACKENDS, _compile_scalar, forward, forward_names
 
 __all__ = ["Claim", "ClaimResult", "Part", "catalogue", "check", "load", "vocabulary", "CLAIMS_DIR",
            "KINDS", "VERDICTS"]
 
-CLAIMS_DIR = Path(__file__).resolve().parent / "claims"
+CLAIMS_DIR = Path(__file__).resolve().parent / "catalogue"
 
 KINDS = ("identity", "scalar", "sample")
 VERDICTS = ("holds", "fails", "partial")
@@ -1230,8 +1232,6 @@ def _activation_lambda(fn: str) -> sp.Lambda:
 @functools.lru_cache(maxsize=None)
 def _numeric_activation(fn: str):
     """The same function in float64, compiled from its SymPy expression by the spec interpreter."""
-    from numeric.interpret import BACKENDS, _compile_scalar
-
     f = _activation_lambda(fn)
     if fn == "abs":
         return np.abs
@@ -2338,7 +2338,6 @@ def _trajectory(model_name: str, sizes: tuple, tau: int, kind: str, seed: int, i
 # -- numeric runs (sample claims) ----------------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def _numeric_forward_names(model_name: str) -> tuple:
-    from numeric.interpret import forward_names
     return forward_names(derivation(model_name).model)
 
 
@@ -2347,9 +2346,6 @@ class _Numeric:
     spec interpreter; Jacobians by the complex step through the same interpreter."""
 
     def __init__(self, model_name: str, sizes: dict, tau: int, draws: tuple, rng):
-        from numeric._runtime import init_params
-        from numeric.interpret import forward
-
         self._forward = forward
         symbolic = derivation(model_name).model
         self.spec = spec = REGISTRY[model_name](*(sizes[str(s)] for s in symbolic.sizes))

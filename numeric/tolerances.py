@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import mpmath
+import numpy as np
 
 __all__ = [
     "UNIT_ROUNDOFF", "ErrorBound", "Comparison", "sum_condition", "dependence_path_length",
@@ -121,8 +122,6 @@ def recurrence_amplification(jacobians) -> float:
     """``A``: the largest ``||J(t) J(t-1) ... J(k+1)||_2`` over ``k < t`` and
     examples, from one-step Jacobians ``jacobians[t, b] = d state(t) / d state(t-1)``
     (shape ``(tau, B, S, S)``, numerator layout); at least 1."""
-    import numpy as np
-
     J = np.asarray(jacobians, dtype=float)
     worst = 1.0
     for b in range(J.shape[1]):

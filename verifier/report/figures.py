@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 
+import matplotlib
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from numeric import bounds as nb
 
@@ -28,9 +31,6 @@ LOG10 = np.log(10.0)
 
 
 def _figure():
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot(1, 1, 1)
@@ -117,8 +117,6 @@ def _lstm_figure(seed: int) -> bytes:
 def figures(seed: int = 0) -> dict:
     """``{"decay_tanh_sigmoid.png", "leaky_alpha.png", "lstm_forget.png"}`` -> PNG
     bytes (the LSTM figure only when the lstm model is registered)."""
-    import matplotlib
-
     style = dict(_STYLE)
     style.pop("axes.prop_cycle")
     out = {}
