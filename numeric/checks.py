@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from derive.models import get
-from numeric import interpret, oracles, tolerances
+from numeric import interpret, jacobians, oracles, tolerances
 
 CHECKS = ("autograd", "complex-step", "mpmath")   # "mpmath-one-sided" replaces them on a kink
 #: closer than this to a kink (in the activation's argument), the mpmath check is one-sided:
@@ -114,7 +114,7 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
     rng = np.random.default_rng(seed)
     results = []
     # A: growth of a rounding error along the recurrence (tolerances.recurrence_amplification)
-    A = tolerances.recurrence_amplification(oracles.step_jacobians(model, f64, x64, init64))
+    A = tolerances.recurrence_amplification(jacobians.step_jacobians(model, f64, x64, init64))
 
     if "autograd" in which:
         ref = oracles.autograd_grads(model, f64, x64, y, init64)
@@ -223,7 +223,7 @@ def _explain(result, model, loss_and_grads, params, x, y, init):
     f64 = {k: v.astype(np.float64) for k, v in params.items()}
     init64 = {k: v.astype(np.float64) for k, v in init.items()}
     N = path_length(model, tau, x.shape[1])
-    A = tolerances.recurrence_amplification(oracles.step_jacobians(model, f64, x.astype(np.float64), init64))
+    A = tolerances.recurrence_amplification(jacobians.step_jacobians(model, f64, x.astype(np.float64), init64))
     bound = tolerances.float64_gradient_tolerance(N, 1.0, unit_roundoff=_unit_roundoff(params), amplification=A)
     if key == "x" or x.ndim != 3:
         # input gradients are per step already: the worst entry's first index is the step

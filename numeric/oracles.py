@@ -218,37 +218,6 @@ def state_adjoints(model: Model, params: Mapping, x, y, init: Mapping | None = N
     return {k: np.asarray(v, dtype=np.float64) for k, v in grad(zeros).items()}
 
 
-def step_jacobians(model: Model, params: Mapping, x, init: Mapping | None = None, *,
-                   step: float = 1e-30) -> np.ndarray:
-    """One-step Jacobians ``d state(t) / d state(t-1)`` along the trajectory, shape
-    ``(tau, B, S, S)`` (S = all states stacked, numerator layout), by the complex
-    step through the interpreter: every state component of every example is
-    perturbed in its own batch column, one step at a time."""
-    x = np.asarray(x, dtype=np.float64)
-    tau, batch = x.shape[:2]
-    states = list(model.state.items())
-    sizes = [int(p.shape[0]) for p, _ in states]
-    S = sum(sizes)
-    current = {new + "0": np.asarray((init or {}).get(new + "0", np.zeros((batch, r))), dtype=np.float64)
-               for (p, new), r in zip(states, sizes)}
-    out = np.empty((tau, batch, S, S))
-    for t in range(tau):
-        probes = {}
-        offset = 0
-        for (p, new), r in zip(states, sizes):
-            v = np.repeat(current[new + "0"][:, None, :], S + 1, axis=1).astype(complex)   # (B, S+1, r)
-            for j in range(r):
-                v[:, 1 + offset + j, j] += 1j * step
-            probes[new + "0"] = v.reshape(batch * (S + 1), r)
-            offset += r
-        xt = np.repeat(x[t][:, None, :], S + 1, axis=1).reshape(1, batch * (S + 1), -1).astype(complex)
-        values = interpret.forward(model, params, xt, probes)
-        blocks = [values[new][0].reshape(batch, S + 1, r) for (p, new), r in zip(states, sizes)]
-        out[t] = np.concatenate([np.imag(b[:, 1:, :]) / step for b in blocks], axis=2).transpose(0, 2, 1)
-        current = {new + "0": np.real(b[:, 0, :]) for (p, new), b in zip(states, blocks)}
-    return out
-
-
 # ---------------------------------------------------------------------------
 # Directions and contractions
 # ---------------------------------------------------------------------------
