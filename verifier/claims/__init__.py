@@ -152,7 +152,7 @@ from sympy import ImmutableMatrix, MatrixSymbol
 from derive import naming
 from derive.errors import ClaimSyntaxError
 from derive.models import REGISTRY, derivation
-from derive.proof import _one_hot
+from derive.evaluate import one_hot as _one_hot
 from derive.spec import ACTIVATIONS, Softmax
 from numeric._runtime import init_params
 from numeric.interpret import BACKENDS, _compile_scalar, forward, forward_names
