@@ -7,7 +7,8 @@
 * along a random direction with a 50-digit mpmath central difference,
 
 each within the error model of :mod:`numeric.tolerances`.  Results are records
-(:class:`CheckResult`) shared by the tests, the CLI and the report.  A failing
+(:class:`CheckResult`) shared by the tests, the CLI and the report; :func:`assert_grads`
+raises :class:`~derive.errors.GradientMismatch` instead of returning failures.  A failing
 parameter gradient is explained afterwards: the first sequence length at which
 it goes wrong names the time step, and the worst few entries are listed.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from derive.errors import GradientMismatch
 from derive.models import get
 from numeric import interpret, jacobians, oracles, tolerances
 
@@ -288,3 +290,16 @@ def report(bad) -> str:
         lines.append(f"... and {len(rest)} more gradient(s) disagree: {', '.join(first(k) for k in rest)} "
                      "(a fault upstream of the gradients above usually explains them)")
     return "\n".join(lines)
+
+
+def assert_grads(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0, which=CHECKS) -> list:
+    """:func:`check`, raising :class:`~derive.errors.GradientMismatch` when any comparison
+    fails (as ``jax.test_util.check_grads`` does); returns the records when all agree.
+
+    ``model`` is a registered name or a spec at concrete sizes."""
+    spec = spec_for(model, params) if isinstance(model, str) else model
+    results = check(spec, loss_and_grads, params, x, y, init, seed=seed, which=which)
+    bad = failures(results)
+    if bad:
+        raise GradientMismatch(report(bad), bad)
+    return results
