@@ -14,6 +14,7 @@ import platform
 from importlib.metadata import version
 from pathlib import Path
 
+import matplotlib
 import mpmath
 import numpy
 import sympy
@@ -28,15 +29,21 @@ __all__ = ["write", "versions"]
 
 
 def versions() -> dict:
+    """The versions a report depends on.  The BLAS is the one numpy was built with (name and
+    version, the same for every install of one numpy wheel); the CPU kernel it picks at run
+    time is not recorded, since it must not change the report."""
+    blas = numpy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
     return {"python": platform.python_version(), "numpy": numpy.__version__, "sympy": sympy.__version__,
-            "mpmath": mpmath.__version__, "autograd": version("autograd")}
+            "mpmath": mpmath.__version__, "autograd": version("autograd"),
+            "matplotlib": matplotlib.__version__,
+            "blas": f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()}
 
 
 def write(out_dir, *, seed: int = 0) -> int:
     """Write the reports; 0 when every record passes, 1 otherwise."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = pipeline.collect(seed=seed)
+    results = [r.as_dict() for r in pipeline.collect(seed=seed)]
     meta = {"seed": seed, "versions": versions()}
     (out / "report.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2,
                                                 sort_keys=True) + "\n")
