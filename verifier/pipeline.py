@@ -12,9 +12,10 @@ from derive.adjoint import named_parts
 from derive.codegen import generate, pretty
 from derive.models import REGISTRY, derivation
 from derive.proof import prove
-from numeric import bounds, checks
+from numeric import checks
 from numeric.verify import make_data
 from verifier import claims
+from verifier.stages import bounds as bound_stage
 
 GENERATED = Path(__file__).resolve().parent.parent / "numeric" / "generated"
 PROOF_CASES = [((1, 1, 2), 1), ((2, 1, 2), 2), ((1, 3, 3), 3), ((3, 2, 2), 2)]
@@ -72,7 +73,7 @@ def collect(*, seed: int = 0, generated_dir=None) -> list:
                                   max(r.max_rel_error for r in rs),
                                   max_allowed=_rel(max(r.allowed for r in rs)),
                                   detail="" if all(r.ok for r in rs) else checks.report([r for r in rs if not r.ok])))
-    results += bounds.results(seed=seed)
+    results += bound_stage.results(seed=seed)
     results += _claims(seed)
     return results
 
