@@ -1,22 +1,15 @@
-"""Vanishing and exploding gradients: Jacobian bounds derived from the forward specs.
+"""Vanishing and exploding gradients: bounds on the derived one-step Jacobian.
 
 Everything here is derived by SymPy from a :class:`~derive.spec.Model`; no
 Jacobian and no bound is typed in.
 
-1. ``gamma = sup |phi'|`` of an activation (:func:`sup_abs`, :func:`gamma`):
-   critical points of ``phi'`` and its limits at the ends of its domain, piece
-   by piece for piecewise functions (ReLU's derivative is Heaviside: the sup is
-   over both open half-lines; the point z = 0, where ReLU has no derivative,
-   is left out and reported).
-2. The one-step Jacobian of the state (:func:`one_step_jacobian`): the forward
-   equations of one step are run backwards with the primitive VJP rules of
-   :mod:`derive.rules` from a symbolic adjoint ``G`` of each next state; the
-   adjoint reaching each previous state is linear in ``G`` and is read as
-   ``J^T G``.  Layout: numerator, ``J[i, j] = d h_i(t) / d h_j(t-1)``
-   (:data:`LAYOUT`).  With several states (LSTM: h and s) the Jacobian is a
-   block matrix, one block per (next state, previous state).
-3. A bound on ``||J||_2`` (:func:`norm_bound`), by walking the derived
-   expression with the norm rules of :data:`NORM_RULES` (triangle inequality,
+1. ``gamma = sup |phi'|`` of an activation of :data:`derive.spec.ACTIVATIONS`
+   (:func:`gamma`), by the one sup/inf engine :func:`derive.extrema.sup_abs`
+   (ReLU's derivative is Heaviside: the sup is over both open half-lines; the
+   point z = 0, where ReLU has no derivative, is left out and reported).
+2. A bound on ``||J||_2`` of the one-step Jacobian of :mod:`derive.jacobian`
+   (:func:`norm_bound`, :func:`step_bound`), by walking the derived expression
+   with the norm rules of :data:`NORM_RULES` (triangle inequality,
    submultiplicativity, ``||diag(v)||_2 = max_i |v_i|``,
    ``max|u ⊙ v| <= max|u| max|v|``, ``|phi'(a_i)| <= gamma``).  Whatever the
    walker cannot bound a priori (a gate value, a time constant, the memory
@@ -24,56 +17,35 @@ Jacobian and no bound is typed in.
    side.  A block Jacobian is bounded by the 2-norm of its matrix of block
    bounds.  For the vanilla RNN the walker gives ``gamma * sigma_max(W)``;
    with submultiplicativity over t - k steps that is the seeds' product bound.
-4. The linear case (seed 004): ``M^k = Q Lambda^k Q^T`` by induction
-   (:func:`prove_eigen_power`), and what it means per eigen-component.
-5. Leaky units (:func:`leaky_statement`), 6. LSTM memory path
-   (:func:`lstm_memory_path`), 7. skip connections of delay d
-   (:func:`skip_spec`, :func:`skip_path_bound`), 8. gradient clipping
-   (:func:`prove_clipping`).
-
-:func:`prove_jacobian` checks a derived Jacobian against SymPy's own
-differentiation of the explicit forward step at small sizes (an identity test
-at a random rational point, like :mod:`derive.proof`).
+3. The named statements: the product bound's two readings
+   (:func:`product_readings`), the linear case ``M^k = Q Lambda^k Q^T``
+   (:func:`prove_eigen_power`), leaky units (:func:`leaky_statement`), a memory
+   path ``d s(t)/d s(t-1) = diag(f)`` (:func:`memory_path`), skip connections of
+   delay d (:func:`skip_path_bound`), gradient clipping (:func:`prove_clipping`).
+   A model's spec says which apply (:attr:`derive.spec.BoundCases.statements`).
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
-import random
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy import (DiagMatrix, HadamardPower, HadamardProduct, Identity, ImmutableMatrix,
-                   MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix)
+from sympy import DiagMatrix, HadamardProduct, Identity, MatAdd, MatMul, MatrixSymbol, OneMatrix, \
+    Transpose, ZeroMatrix
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive.errors import DerivationError
-from derive.rules import backprop, derivative
-from derive.spec import Equation, Model, logsumexp, sizes
+from derive.extrema import Extremum, sup_abs
+from derive.jacobian import StepJacobian, function_name, model_key, one_step_jacobian, show
+from derive.rules import derivative
+from derive.spec import ACTIVATIONS, Model
 
 __all__ = [
-    "LAYOUT", "ACTIVATIONS", "LOGISTIC", "NORM_RULES", "Sup", "sup_abs", "gamma",
-    "prove_sigmoid_forms", "StepJacobian", "one_step_jacobian", "prove_jacobian", "show",
-    "NormBound", "StepBound", "norm_bound", "step_bound", "with_activation",
-    "product_readings", "prove_eigen_power", "leaky_statement", "lstm_memory_path",
-    "skip_spec", "skip_path_bound", "prove_clipping", "state_params",
+    "NORM_RULES", "gamma", "prove_sigmoid_forms", "NormBound", "StepBound", "norm_bound", "step_bound",
+    "gammas", "product_readings", "prove_eigen_power", "leaky_statement", "memory_path", "skip_path_bound",
+    "prove_clipping",
 ]
 
-#: The layout of every Jacobian derived here.
-LAYOUT = ("numerator layout: J[i, j] = d h_i(t) / d h_j(t-1) (row i: a component of the next "
-          "state, column j: a component of the previous state)")
-
 _z = sp.Symbol("z", real=True)
-
-#: The four activations of the seeds.  Sigmoid in the tanh form; :data:`LOGISTIC`
-#: is the same function as 1/(1 + exp(-z)) (:func:`prove_sigmoid_forms`).
-ACTIVATIONS = {
-    "tanh": sp.Lambda(_z, sp.tanh(_z)),
-    "sigmoid": sp.Lambda(_z, (1 + sp.tanh(_z / 2)) / 2),
-    "relu": sp.Lambda(_z, sp.Max(0, _z)),
-    "identity": sp.Lambda(_z, _z),
-}
-LOGISTIC = sp.Lambda(_z, 1 / (1 + sp.exp(-_z)))
 
 #: The norm facts the bound walker uses, in the order it may apply them
 #: (each is a textbook property of the spectral norm; tests/test_bounds.py
@@ -90,327 +62,26 @@ NORM_RULES = (
 
 
 # ---------------------------------------------------------------------------------------
-# 1. sup |f| by critical points and limits
+# 1. gamma
 # ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Sup:
-    """``sup |f(z)|`` over the domain of ``f``'s variable, and how it was found."""
-
-    function: sp.Lambda
-    value: sp.Expr                 # exact (sp.oo when unbounded)
-    where: str                     # where it is attained or approached
-    candidates: tuple              # ((where, |f| there), ...): critical points and limits
-    excluded: tuple                # isolated points left out (f has no derivative there)
-
-    @property
-    def finite(self) -> bool:
-        return bool(self.value.is_finite)
-
-    def __str__(self) -> str:
-        cands = "; ".join(f"{w}: {v}" for w, v in self.candidates)
-        skip = f"; left out {', '.join(map(str, self.excluded))}" if self.excluded else ""
-        return f"sup |{self.function.expr}| = {self.value} at {self.where} (candidates {cands}{skip})"
-
-
-def _domain(v: sp.Symbol) -> sp.Set:
-    if v.is_positive:
-        return sp.Interval.open(0, sp.oo)
-    if v.is_nonnegative:
-        return sp.Interval(0, sp.oo)
-    return sp.S.Reals
-
-
-def _region_text(part: sp.Set, v: sp.Symbol) -> str:
-    if part == sp.S.Reals:
-        return f"all real {v}"
-    return str(part.as_relational(v))
-
-
-def _interval_candidates(expr, x, part: sp.Interval, v: sp.Symbol) -> list:
-    """|expr| at the critical points inside ``part`` and its limits at both ends
-    (``x`` is the working variable, ``v`` the one shown)."""
-    out = []
-    d = sp.diff(expr, x)
-    if sp.simplify(d) == 0:
-        return [(_region_text(part, v), sp.Abs(sp.simplify(expr)))]
-    crit = sp.solveset(d, x, part)
-    if crit != sp.S.EmptySet and not isinstance(crit, sp.FiniteSet):
-        raise DerivationError(f"sup |{expr}|: cannot list the critical points on {part} ({crit})")
-    for c in sorted(crit, key=sp.default_sort_key) if crit != sp.S.EmptySet else ():
-        out.append((f"{v} = {c}", sp.Abs(sp.simplify(expr.subs(x, c)))))
-    for end, side in ((part.left, "+"), (part.right, "-")):
-        lim = sp.limit(expr, x, end, side)
-        out.append((f"{v} -> {end}{side if end.is_finite else ''}", sp.Abs(lim)))
-    return out
-
-
-@functools.lru_cache(maxsize=None)
-def sup_abs(f: sp.Lambda) -> Sup:
-    """``sup |f|`` over its variable's domain (the reals, or (0, oo) for a
-    positive variable), by SymPy: per piece of ``f`` rewritten as a
-    ``Piecewise``, the critical points inside each interval and the limits at
-    its ends.  Isolated points (ReLU's derivative at 0) are left out."""
-    (v,) = f.variables
-    x = sp.Dummy("x", real=True)
-    expr = f.expr.xreplace({v: x})
-    domain = _domain(v)
-    shown = sp.Symbol("z")
-    pw = sp.piecewise_fold(expr.rewrite(sp.Piecewise))
-    pieces = pw.args if isinstance(pw, sp.Piecewise) else ((expr, sp.true),)
-    remaining, candidates, excluded = domain, [], []
-    for piece, cond in pieces:
-        region = (domain if cond == sp.true else cond.as_set()).intersect(remaining)
-        remaining = sp.Complement(remaining, region).simplify() if region != sp.S.EmptySet else remaining
-        parts = region.args if isinstance(region, sp.Union) else (region,)
-        for part in parts:
-            if part == sp.S.EmptySet:
-                continue
-            if isinstance(part, sp.FiniteSet):
-                if len(pieces) == 1:
-                    raise DerivationError(f"sup |{f.expr}|: unexpected isolated domain {part}")
-                excluded += [f"z = {p} (value {piece})" for p in part]
-                continue
-            if not isinstance(part, sp.Interval):
-                raise DerivationError(f"sup |{f.expr}|: cannot handle the region {part}")
-            candidates += _interval_candidates(piece, x, part, shown)
-    values = [c for _, c in candidates]
-    value = sp.Max(*values) if values else sp.S.Zero
-    if not value.is_number:
-        raise DerivationError(f"sup |{f.expr}|: not a number: {value}")
-    where = ", ".join(w for w, c in candidates if sp.simplify(c - value) == 0) if value.is_finite else \
-        ", ".join(w for w, c in candidates if c == sp.oo)
-    return Sup(f, value, where, tuple(candidates), tuple(excluded))
-
-
-def gamma(activation) -> Sup:
-    """``gamma = sup |phi'|`` for an activation name (a key of :data:`ACTIVATIONS`)
-    or a one-variable ``Lambda``; ``phi'`` is SymPy's derivative."""
+def gamma(activation) -> Extremum:
+    """``gamma = sup |phi'|`` for an activation name (a key of
+    :data:`derive.spec.ACTIVATIONS`) or a one-variable ``Lambda``; ``phi'`` is
+    SymPy's derivative, the sup is :func:`derive.extrema.sup_abs`."""
     f = ACTIVATIONS[activation] if isinstance(activation, str) else activation
     return sup_abs(derivative(f))
 
 
 def prove_sigmoid_forms() -> bool:
-    """(1 + tanh(z/2)) / 2 = 1 / (1 + exp(-z)), by SymPy."""
-    return sp.simplify((ACTIVATIONS["sigmoid"].expr - LOGISTIC.expr).rewrite(sp.exp)) == 0
-
-
-def _same_function(f: sp.Lambda, g: sp.Lambda) -> bool:
-    x = sp.Dummy("x", real=True)
-    a, b = f.expr.xreplace({f.variables[0]: x}), g.expr.xreplace({g.variables[0]: x})
-    return a == b or sp.simplify((a - b).rewrite(sp.exp)) == 0
-
-
-@functools.lru_cache(maxsize=None)
-def function_name(f: sp.Lambda) -> str | None:
-    """``tanh``, ``sigmoid'``, ... when ``f`` is a known activation or its derivative."""
-    if len(f.variables) != 1:
-        return None
-    for name, g in (*ACTIVATIONS.items(), ("sigmoid", LOGISTIC)):
-        if _same_function(f, g):
-            return name
-        if _same_function(f, derivative(g)):
-            return name + "'"
-    return None
+    """The logistic sigmoid of :data:`derive.spec.ACTIVATIONS` equals (1 + tanh(z/2)) / 2, by SymPy."""
+    (z,) = ACTIVATIONS["sigmoid"].variables
+    tanh_form = (1 + sp.tanh(z / 2)) / 2
+    return sp.simplify((ACTIVATIONS["sigmoid"].expr - tanh_form).rewrite(sp.exp)) == 0
 
 
 # ---------------------------------------------------------------------------------------
-# Printing
-# ---------------------------------------------------------------------------------------
-
-def show(e) -> str:
-    """A short readable form of a derived matrix or scalar expression."""
-    if isinstance(e, ElementwiseApplyFunction):
-        name = function_name(e.function)
-        if name is not None:
-            return f"{name}({show(e.expr)})"
-        (var,) = e.function.variables
-        return str(e.function.expr.xreplace({var: sp.Symbol(show(e.expr))}))
-    if isinstance(e, DiagMatrix):
-        return f"diag({show(e.args[0])})"
-    if isinstance(e, Identity):
-        return "I"
-    if isinstance(e, ZeroMatrix):
-        return "0"
-    if isinstance(e, OneMatrix):
-        return "1"
-    if isinstance(e, MatAdd):
-        return " + ".join(show(a) for a in e.args).replace("+ -", "- ")
-    if isinstance(e, HadamardProduct):
-        return " ⊙ ".join(f"({show(a)})" if isinstance(a, MatAdd) else show(a) for a in e.args)
-    if isinstance(e, HadamardPower):
-        return f"{show(e.base)}^{e.exp}"
-    if isinstance(e, MatMul):
-        coeff, mats = e.as_coeff_matrices()
-        body = " ".join(f"({show(m)})" if isinstance(m, MatAdd) else show(m) for m in mats)
-        return ("-" if coeff == -1 else "" if coeff == 1 else f"{coeff} ") + body
-    if isinstance(e, Transpose):
-        return f"{show(e.arg)}^T"
-    return str(e)
-
-
-# ---------------------------------------------------------------------------------------
-# 2. The one-step Jacobian
-# ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class StepJacobian:
-    """``d state(t) / d state(t-1)``, one block per (next state, previous state).
-
-    ``blocks[(new, prev)]`` is the block ``d new(t) / d prev`` in numerator
-    layout; ``vjps[(new, prev)]`` is the adjoint ``J^T G_new`` it was read from.
-    """
-
-    model: Model
-    states: tuple            # ((new name, prev symbol), ...) in the model's order
-    blocks: dict
-    vjps: dict
-    layout: str = LAYOUT
-
-    def block(self, new: str, prev: str):
-        return self.blocks[(new, prev)]
-
-    def lines(self) -> list:
-        return [f"d {new}(t) / d {prev.name} = {show(self.blocks[(new, prev.name)])}"
-                for new, _ in self.states for _, prev in self.states]
-
-
-def _has(e, G) -> bool:
-    return G in e.atoms(MatrixSymbol)
-
-
-def _diagonal(o):
-    """v when ``o`` is ``diag(v)`` or ``c diag(v)``, else None."""
-    if isinstance(o, DiagMatrix):
-        return o.args[0]
-    if isinstance(o, MatMul):
-        coeff, mats = o.as_coeff_matrices()
-        if len(mats) == 1 and isinstance(mats[0], DiagMatrix):
-            return MatMul(coeff, mats[0].args[0])
-    return None
-
-
-def _operator(e, G):
-    """The matrix ``M`` with ``e = M G``, for an adjoint ``e`` linear in ``G``."""
-    if e == G:
-        return Identity(G.shape[0])
-    if isinstance(e, MatAdd):
-        parts = [a for a in e.args if _has(a, G)]
-        if len(parts) != len(e.args):
-            raise DerivationError(f"adjoint {e} has a term without the seed adjoint {G}")
-        ops = [_operator(a, G) for a in parts]
-        diags = [_diagonal(o) for o in ops if _diagonal(o) is not None]
-        rest = [o for o in ops if _diagonal(o) is None]
-        if len(diags) > 1:      # diag(u) + diag(v) = diag(u + v): one max-norm, not two
-            diags = [DiagMatrix(MatAdd(*diags))]
-        else:
-            diags = [o for o in ops if _diagonal(o) is not None]
-        return MatAdd(*diags, *rest) if len(diags) + len(rest) > 1 else (diags + rest)[0]
-    if isinstance(e, MatMul):
-        coeff, mats = e.as_coeff_matrices()
-        where = [i for i, a in enumerate(mats) if _has(a, G)]
-        if where != [len(mats) - 1]:
-            raise DerivationError(f"adjoint {e}: the seed adjoint {G} must sit in the last factor")
-        return MatMul(coeff, *mats[:-1], _operator(mats[-1], G))
-    if isinstance(e, HadamardProduct):
-        with_g = [a for a in e.args if _has(a, G)]
-        others = [a for a in e.args if not _has(a, G)]
-        if len(with_g) != 1:
-            raise DerivationError(f"adjoint {e} is not linear in {G}")
-        scale = others[0] if len(others) == 1 else HadamardProduct(*others)
-        inner = _operator(with_g[0], G)
-        if isinstance(inner, Identity):
-            return DiagMatrix(scale)
-        return MatMul(DiagMatrix(scale), inner)
-    raise DerivationError(f"cannot read {type(e).__name__} {e} as a linear map of {G}")
-
-
-def _sweep(model: Model, seeds: dict) -> dict:
-    """Run the step's equations backwards from ``seeds`` (name -> adjoint);
-    returns name -> list of adjoint contributions reaching each symbol."""
-    contributions = {k: [v] for k, v in seeds.items()}
-    for eq in reversed(model.equations):
-        terms = contributions.pop(eq.lhs.name, [])
-        if not terms:
-            continue
-        adjoint = terms[0] if len(terms) == 1 else MatAdd(*terms).doit()
-        backprop(eq.rhs, adjoint, lambda s, g: contributions.setdefault(s.name, []).append(g))
-    return contributions
-
-
-def one_step_jacobian(model: Model) -> StepJacobian:
-    """The derived ``d state(t) / d state(t-1)`` of ``model`` (any sizes)."""
-    states = tuple((new, prev) for prev, new in model.state.items())
-    blocks, vjps = {}, {}
-    for new, prev_i in states:
-        G = MatrixSymbol(f"G_{new}", *prev_i.shape)
-        reached = _sweep(model, {new: G})
-        for _, prev in states:
-            terms = reached.get(prev.name, [])
-            key = (new, prev.name)
-            if not terms:
-                blocks[key] = ZeroMatrix(prev_i.shape[0], prev.shape[0])
-                vjps[key] = ZeroMatrix(*prev.shape)
-                continue
-            vjp = terms[0] if len(terms) == 1 else MatAdd(*terms).doit()
-            vjps[key] = vjp
-            blocks[key] = Transpose(_operator(vjp, G)).doit()
-    return StepJacobian(model, states, blocks, vjps)
-
-
-def _explicit(expr, env: dict) -> ImmutableMatrix:
-    return ImmutableMatrix(expr.xreplace(env).as_explicit())
-
-
-def prove_jacobian(model: Model, *, seed: int = 0, digits: int = 40, jacobian: StepJacobian = None) -> dict:
-    """Derived one-step Jacobian = SymPy's ``jacobian`` of the explicit step.
-
-    ``model`` must have concrete sizes.  Parameters, input and previous states
-    are random rationals; the brute-force side differentiates the explicit
-    next states with respect to symbolic previous-state entries.  Returns
-    ``{"entries", "max_abs_diff", "tolerance", "ok"}``.  ``jacobian`` replaces
-    the derived one (to show that a wrong Jacobian fails)."""
-    sj = jacobian or one_step_jacobian(model)
-    rng = random.Random(seed)
-
-    def rational(shape):
-        r, c = (int(d) for d in shape)
-        return ImmutableMatrix(r, c, [sp.Rational(rng.randint(-90, 90), 97) for _ in range(r * c)])
-
-    env = {}
-    for p in model.params:
-        value = rational(p.shape)
-        if p.name == "alpha" or model.init.get(p.name) == "timescales":     # time constants are >= 1
-            value = value.applyfunc(lambda v: 1 + abs(v))
-        env[p] = value
-    for x in model.inputs:
-        env[x] = rational(x.shape)
-    env[model.label] = ImmutableMatrix.zeros(*(int(d) for d in model.label.shape))
-    point = {prev: rational(prev.shape) for prev in model.state}
-    symbols = {prev: ImmutableMatrix(int(prev.shape[0]), 1,
-                                     [sp.Symbol(f"{prev.name}[{i}]") for i in range(int(prev.shape[0]))])
-               for prev in model.state}
-    brute_env = {**env, **symbols}
-    num_env = {**env, **point}
-    for eq in model.equations:
-        brute_env[eq.lhs] = _explicit(eq.rhs, brute_env)
-        num_env[eq.lhs] = _explicit(eq.rhs, num_env)
-    subs = {s: v for prev in model.state for s, v in zip(symbols[prev], point[prev])}
-    worst, entries = 0.0, 0
-    for new, prev_i in sj.states:
-        out = brute_env[MatrixSymbol(new, *prev_i.shape)]
-        for _, prev in sj.states:
-            brute = out.jacobian(list(symbols[prev])).xreplace(subs).evalf(digits)
-            derived = _explicit(sj.blocks[(new, prev.name)], num_env).evalf(digits)
-            for a, b in zip(brute, derived):
-                worst = max(worst, float(abs(a - b)))
-                entries += 1
-    tolerance = 10.0 ** (-(digits - 10))
-    return {"entries": entries, "max_abs_diff": worst, "tolerance": tolerance, "ok": worst <= tolerance}
-
-
-# ---------------------------------------------------------------------------------------
-# 3. Norm bounds of the derived Jacobian
+# 2. Norm bounds of the derived Jacobian
 # ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -424,7 +95,7 @@ class NormBound:
 
     expr: sp.Expr
     sigmas: tuple          # ((Symbol, parameter name), ...)
-    sups: tuple            # ((Symbol, Sup), ...)
+    sups: tuple            # ((Symbol, Extremum), ...)
     leaves: tuple          # ((Symbol, vector MatrixExpr), ...)
 
     def static(self) -> sp.Expr:
@@ -477,12 +148,12 @@ class _Walker:
             if len(mats) == 1:
                 return sp.Abs(coeff) * self.vector(mats[0])
         if isinstance(v, ElementwiseApplyFunction) and self.per_step_quantity(v.expr):
-            sup = sup_abs(v.function if isinstance(v.function, sp.Lambda) else
-                          sp.Lambda(_z, v.function(_z)))
+            f = v.function if isinstance(v.function, sp.Lambda) else sp.Lambda(_z, v.function(_z))
+            sup = sup_abs(f)
             if sup.finite:
-                name = function_name(sup.function)
+                name = function_name(f)
                 label = (f"gamma_{name[:-1]}" if name and name.endswith("'") else
-                         f"sup|{name}|" if name else f"sup|{sup.function.expr}|")
+                         f"sup|{name}|" if name else f"sup|{f.expr}|")
                 s = sp.Symbol(label, positive=True)
                 self.sups[s] = sup
                 return s
@@ -532,59 +203,28 @@ class StepBound:
 
 
 _STEP_BOUNDS: dict = {}
-_KEYS: dict = {}          # id(model) -> (model, key): the model is kept alive so its id stays its own
-
-
-def _model_key(model: Model) -> tuple:
-    """A hashable key for a model: name, sizes, equations and states."""
-    hit = _KEYS.get(id(model))
-    if hit is not None and hit[0] is model:
-        return hit[1]
-    key = (model.name, str(model.sizes), tuple(sp.srepr(eq.rhs) for eq in model.equations),
-           tuple(f"{p.name}->{n}" for p, n in model.state.items()))
-    _KEYS[id(model)] = (model, key)
-    return key
 
 
 def step_bound(model: Model) -> StepBound:
     """The derived Jacobian of ``model`` and a bound on each block (derived once
     per model and sizes in a process)."""
-    key = _model_key(model)
+    key = model_key(model)
     if key not in _STEP_BOUNDS:
         sj = one_step_jacobian(model)
         _STEP_BOUNDS[key] = StepBound(sj, {k: norm_bound(J, model) for k, J in sj.blocks.items()})
     return _STEP_BOUNDS[key]
 
 
-def state_params(model: Model) -> tuple:
-    """Names of the parameters the next states depend on (the rest, e.g. the
-    output head, does not enter the state Jacobian)."""
-    needed = set(model.state.values())
-    for eq in reversed(model.equations):
-        if eq.lhs.name in needed:
-            needed |= {s.name for s in eq.rhs.atoms(MatrixSymbol)}
-    return tuple(p.name for p in model.params if p.name in needed)
-
-
-def with_activation(model: Model, activation, *, name: str) -> Model:
-    """``model`` with the activation of its (single) state equation replaced,
-    e.g. the vanilla RNN with sigmoid units.  ``activation`` is a key of
-    :data:`ACTIVATIONS` or a ``Lambda``."""
-    phi = ACTIVATIONS[activation] if isinstance(activation, str) else activation
-    (new,) = model.state.values()
-    eqs = []
-    for eq in model.equations:
-        if eq.lhs.name == new:
-            arg = eq.rhs.expr if isinstance(eq.rhs, ElementwiseApplyFunction) else eq.rhs
-            label = activation if isinstance(activation, str) else "phi"
-            eq = Equation(eq.lhs, ElementwiseApplyFunction(phi, arg), f"{new}(t) = {label}({show(arg)})")
-        eqs.append(eq)
-    return dataclasses.replace(model, name=name, equations=tuple(eqs),
-                               title=f"{model.title} [{name}: activation {activation}]")
+def gammas(model: Model) -> dict:
+    """The activations whose ``gamma`` enters the derived bound of ``model``:
+    name (a key of :data:`derive.spec.ACTIVATIONS`) -> :class:`~derive.extrema.Extremum`."""
+    _, sups, _ = step_bound(model).symbols()
+    return {s.name[len("gamma_"):]: sup for s, sup in sorted(sups.items(), key=lambda kv: kv[0].name)
+            if s.name.startswith("gamma_")}
 
 
 # ---------------------------------------------------------------------------------------
-# 3b. The product bound and its two readings
+# 3. The product bound and its two readings
 # ---------------------------------------------------------------------------------------
 
 def product_readings() -> dict:
@@ -676,8 +316,10 @@ def prove_eigen_power() -> dict:
 # ---------------------------------------------------------------------------------------
 
 def leaky_statement(model: Model) -> dict:
-    """The derived one-step bound of a leaky-unit model, for per-unit alpha and
-    for a common alpha, and the time scale it implies.
+    """The derived one-step bound of a leaky-unit model, for per-unit time
+    constants and for a common one, and the time scale it implies.  The time
+    constants are the parameters with a domain ``alpha >= low``
+    (:attr:`~derive.spec.Model.domains`).
 
     Per unit: the walker gives ``max|1 - 1/alpha| + gamma max|1/alpha| sigma_max(W)``;
     with every alpha_i >= 1 that is ``(1 - 1/alpha_max) + gamma sigma_max(W) / alpha_min``
@@ -686,15 +328,18 @@ def leaky_statement(model: Model) -> dict:
     units mix through W).  For a common alpha: ``(1 - 1/alpha) + gamma sigma / alpha``."""
     sb = step_bound(model)
     nb = next(iter(sb.blocks.values()))
-    alpha = sp.Symbol("alpha", positive=True)
-    eps = sp.Symbol("epsilon", nonnegative=True)           # alpha = 1 + eps >= 1
+    if len(model.domains) != 1:
+        raise DerivationError(f"leaky bound of {model.name!r}: expected one time-constant parameter "
+                              f"with a domain, got {sorted(model.domains)}")
+    ((name, (low, _)),) = model.domains.items()
+    alpha = sp.Symbol(name, positive=True)
+    eps = sp.Symbol("epsilon", nonnegative=True)           # alpha = low + eps >= low
     uniform = {}
     for s, leaf in nb.leaves:
-        if isinstance(leaf, ElementwiseApplyFunction) and not any(
-                x.name != "alpha" for x in leaf.expr.atoms(MatrixSymbol)):
+        if isinstance(leaf, ElementwiseApplyFunction) and {x.name for x in leaf.expr.atoms(MatrixSymbol)} == {name}:
             (v,) = leaf.function.variables
-            value = sp.Abs(leaf.function.expr.xreplace({v: 1 + eps}))
-            uniform[s] = sp.simplify(value).xreplace({eps: alpha - 1})
+            value = sp.Abs(leaf.function.expr.xreplace({v: low + eps}))
+            uniform[s] = sp.simplify(value).xreplace({eps: alpha - low})
         else:
             raise DerivationError(f"leaky bound: unexpected per-step quantity {s}")
     beta = sp.simplify(nb.expr.xreplace(uniform))
@@ -709,86 +354,72 @@ def leaky_statement(model: Model) -> dict:
     series = sp.Add(*(sp.simplify(series.coeff(u, p)) * u ** p for p in (-1, 0)))
     return {
         "per_unit": nb.expr,
-        "per_unit_text": (f"{nb.expr}, and with every alpha_i >= 1: (1 - 1/alpha_max) + "
-                          f"{g[0]} * {sigma[0]} / alpha_min"),
+        "per_unit_text": (f"{nb.expr}, and with every {name}_i >= {low}: (1 - 1/{name}_max) + "
+                          f"{g[0]} * {sigma[0]} / {name}_min"),
         "uniform": beta, "uniform_rho": beta_rho, "at_alpha_1": at_one,
         "timescale": timescale, "timescale_large_alpha": sp.simplify(series.subs(u, 1 / alpha)),
-        "gamma": g[0], "sigma": sigma[0], "alpha": alpha, "rho": rho,
+        "gamma": g[0], "sigma": sigma[0], "alpha": alpha, "rho": rho, "param": name,
     }
 
 
 # ---------------------------------------------------------------------------------------
-# 6. LSTM: the memory path
+# 6. A memory path (the LSTM's constant error carousel)
 # ---------------------------------------------------------------------------------------
 
-def lstm_memory_path(model: Model, memory: str = "s", forget: str = "f") -> dict:
-    """The derived ``d s(t)/d s(t-1)`` of an LSTM and whether it is exactly
-    ``diag(f(t))`` (the constant error carousel)."""
+def memory_path(model: Model) -> dict:
+    """The state whose derived self-block ``d s(t)/d s(t-1)`` is exactly
+    ``diag(f(t))`` for a gate ``f`` (an equation of the step): the constant error
+    carousel of the LSTM.  Returns the state, the gate, the gate's column
+    parameters (its biases), the block and its bound, and the matrix of block
+    bounds; a model without such a state is a :class:`DerivationError`."""
     sb = step_bound(model)
-    prev = next(p for p, new in model.state.items() if new == memory)
-    J = sb.jacobian.blocks[(memory, prev.name)]
-    f = model.symbol(forget)
-    is_diag_f = J == DiagMatrix(f) or J == Transpose(DiagMatrix(f)).doit()
-    return {"block": J, "text": show(J), "is_diag_forget": bool(is_diag_f),
-            "bound": sb.blocks[(memory, prev.name)].expr, "matrix": sb.matrix()}
+    gates = {eq.lhs.name for eq in model.equations}
+    for prev, new in model.state.items():
+        J = sb.jacobian.blocks[(new, prev.name)]
+        gate = J.args[0] if isinstance(J, DiagMatrix) else None
+        if isinstance(gate, MatrixSymbol) and gate.name in gates:
+            biases = tuple(p.name for p in model.params
+                           if p.shape[1] == 1 and p in model.equation(gate.name).rhs.atoms(MatrixSymbol))
+            return {"state": new, "prev": prev.name, "gate": gate.name, "gate_biases": biases, "block": J,
+                    "text": show(J), "is_diag_gate": True, "bound": sb.blocks[(new, prev.name)].expr,
+                    "matrix": sb.matrix()}
+    raise DerivationError(f"model {model.name!r}: no state s with d s(t)/d s(t-1) = diag(gate) "
+                          f"(derived blocks: {'; '.join(sb.jacobian.lines())})")
 
 
 # ---------------------------------------------------------------------------------------
 # 7. Skip connections of delay d
 # ---------------------------------------------------------------------------------------
 
-def skip_spec(n=None, m=None, K=None, *, d: int = 2) -> Model:
-    """A tanh RNN with skip connections of delay d (004, "Skip connections"):
-
-        a(t) = b + W h(t-1) + W_skip h(t-d) + U x(t),  h(t) = tanh(a(t)),  o(t) = c + V h(t)
-
-    h(t-d) is carried by a delay line of states lag2 .. lag<d> (lag_j(t) = h(t-j+1)),
-    so the model is an ordinary spec with d states."""
-    if d < 2:
-        raise ValueError(f"skip_spec: d must be >= 2, got {d}")
-    if n is None:
-        n, m, K = sizes("n m K")
-    U, W, Ws, b = (MatrixSymbol("U", n, m), MatrixSymbol("W", n, n), MatrixSymbol("W_skip", n, n),
-                   MatrixSymbol("b", n, 1))
-    V, c = MatrixSymbol("V", K, n), MatrixSymbol("c", K, 1)
-    x, y = MatrixSymbol("x", m, 1), MatrixSymbol("y", K, 1)
-    h_prev = MatrixSymbol("h_prev", n, 1)
-    lags = [MatrixSymbol(f"lag{j}_prev", n, 1) for j in range(2, d + 1)]   # lag_j_prev = h(t-j)
-    a, h, o = MatrixSymbol("a", n, 1), MatrixSymbol("h", n, 1), MatrixSymbol("o", K, 1)
-    eqs = [Equation(a, b + W * h_prev + Ws * lags[-1] + U * x, f"a(t) = b + W h(t-1) + W_skip h(t-{d}) + U x(t)"),
-           Equation(h, ElementwiseApplyFunction(ACTIVATIONS["tanh"], a), "h(t) = tanh(a(t))")]
-    carried = [h_prev] + lags[:-1]
-    for j, src in zip(range(2, d + 1), carried):
-        eqs.append(Equation(MatrixSymbol(f"lag{j}", n, 1), src, f"lag{j}(t) = h(t-{j - 1})"))
-    eqs.append(Equation(o, c + V * h, "o(t) = c + V h(t)"))
-    state = {h_prev: "h", **{lag: f"lag{j}" for j, lag in zip(range(2, d + 1), lags)}}
-    return Model(name=f"skip{d}", title=f"tanh RNN with skip connections of delay {d}",
-                 source="004_2bd5bd3ef5bc2048.txt, Skip connections", sizes=(n, m, K),
-                 params=(U, W, Ws, b, V, c), inputs=(x,), label=y, state=state, equations=tuple(eqs),
-                 loss=logsumexp(o) - y.T * o, loss_text="L(t) = logsumexp(o(t)) - y(t)^T o(t)",
-                 outputs=("o",))
-
-
-def skip_path_bound(d: int) -> dict:
-    """From the derived block bounds of :func:`skip_spec`: the matrix B of block
-    bounds (beta_1 = gamma sigma(W) on the one-step edge, beta_d = gamma
-    sigma(W_skip) on the skip edge, 1 on each copy), B^d with beta_1 = 0 equals
-    beta_d I (SymPy), so the shortest path from h(t-tau) to h(t) (tau/d skip
-    edges) is bounded by beta_d^(tau/d); the general growth rate is the largest
-    root of the characteristic polynomial of B."""
-    sb = step_bound(skip_spec(d=d))
+def skip_path_bound(model: Model) -> dict:
+    """For a model whose first state h(t) reads h(t-d) through a delay line of
+    d - 1 copied states (:mod:`derive.models.skip`): the matrix B of derived block
+    bounds (beta_1 on the one-step edge h(t-1) -> h(t), beta_d on the skip edge,
+    1 on each copy).  With the one-step edge removed B^d equals beta_d I (SymPy),
+    so the shortest path from h(t-tau) to h(t) (tau/d skip edges) is bounded by
+    beta_d^(tau/d); the general growth rate is the largest root of the
+    characteristic polynomial of B."""
+    sb = step_bound(model)
     B = sb.matrix()
-    sig = dict((v, k) for k, v in sb.symbols()[0].items())
-    g = next(iter(sb.symbols()[1]))
-    b1 = g * sig["W"]
-    bd = g * sig["W_skip"]
-    only_skip = B.xreplace({sig["W"]: 0})
+    names = sb.names
+    d = len(names)
+    copies = all(B[i, k] == (1 if k == i - 1 else 0) for i in range(1, d) for k in range(d))
+    skips = [k for k in range(1, d) if B[0, k] != 0]
+    if d < 2 or not copies or skips != [d - 1]:
+        raise DerivationError(f"model {model.name!r}: expected {names[0][0]} and a delay line of copies with "
+                              f"one skip edge from its last state, got block bounds {B.tolist()}")
+    j = d - 1
+    one_step = sb.blocks[(names[0][0], names[0][1])]
+    skip = sb.blocks[(names[0][0], names[j][1])]
+    b1, bd = one_step.expr, skip.expr
+    only_skip = B.xreplace({s: 0 for s, _ in one_step.sigmas})
     Bd = sp.simplify(only_skip ** d)
     power_is_scaled_identity = sp.simplify(Bd - bd * sp.eye(d)) == sp.zeros(d, d)
     lam = sp.Symbol("lambda")
     charpoly = sp.factor(B.charpoly(lam).as_expr())
     return {"B": B, "B_d_only_skip": Bd, "power_is_scaled_identity": bool(power_is_scaled_identity),
-            "beta_1": b1, "beta_d": bd, "charpoly": charpoly,
+            "beta_1": b1, "beta_d": bd, "charpoly": charpoly, "d": d,
+            "one_step_params": tuple(p for _, p in one_step.sigmas), "delay_params": tuple(p for _, p in skip.sigmas),
             "text": (f"shortest path (tau/d skip edges): ||d h(t)/d h(t-tau)||_2 <= ({bd})^(tau/{d}) "
                      f"for d | tau; per-step rate ({bd})^(1/{d}). All paths: ||.|| <= (B^tau)[h, h] "
                      f"with B = {B.tolist()}, growth rate the largest root of {charpoly} = 0.")}

@@ -32,8 +32,8 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from derive.errors import SpecError
 
 __all__ = [
-    "ACTIVATIONS", "Elementwise", "Equation", "Model", "LogSumExp", "Softmax", "activation", "elementwise",
-    "logsumexp", "ones", "sigmoid", "softmax", "sizes", "tanh",
+    "ACTIVATIONS", "Attaining", "BoundCases", "BoundFault", "Elementwise", "Equation", "Model", "LogSumExp",
+    "Softmax", "activation", "elementwise", "logsumexp", "ones", "sigmoid", "softmax", "sizes", "tanh",
 ]
 
 
@@ -164,6 +164,58 @@ class Equation:
 
 
 @dataclass(frozen=True)
+class Attaining:
+    """Where a model's decay bound is attained: inputs, biases and states zero,
+    every recurrent matrix symmetric with top eigenvalue ``sigma``, then ``values``
+    (name of a parameter or initial state -> a number for every entry, or a matrix
+    expression of the parameters and initial states set so far), in order."""
+
+    label: str
+    sigma: float
+    values: tuple = ()               # ((name, number or matrix expression), ...)
+
+
+@dataclass(frozen=True)
+class BoundFault:
+    """A wrong decay bound the bound checks must catch.
+
+    ``replace``: ((name of a symbol of the derived bound, replacement), ...); a
+    replacement is a number, a scalar expression of the bound's symbols (by name),
+    or a vector expression (a parameter expression or a per-step quantity) whose
+    ``max|.|`` is measured (``min|.|`` with ``least``).  ``step``: the one-step bound
+    itself replaced by ``max|.|`` of a vector expression.  ``shift``: the exponent
+    ``t - k + shift``.  ``held``: parameters held in the adversarial search.
+    ``expected``: how it is caught ("violations" or "tightness")."""
+
+    id: str
+    description: str
+    replace: tuple = ()
+    least: bool = False
+    step: object = None
+    shift: int = 0
+    held: tuple = ()                 # ((parameter name, value of every entry), ...)
+    expected: str = "violations"
+
+
+@dataclass(frozen=True)
+class BoundCases:
+    """What the decay-bound checks know of a model beyond its equations.
+
+    ``attaining``: where the product bound is attained (None: not claimed tight);
+    ``held``: parameters held in the adversarial search (the bound is attained only
+    there; the search also runs once free); ``faults``: wrong bounds to catch;
+    ``statements``: the named bound statements and figures that apply
+    ("readings", "eigen", "timescale", "memory-path", "shortest-path", "decay-figure");
+    ``variants``: further spec arguments the bounds are checked at (e.g. ``{"d": 3}``)."""
+
+    attaining: Attaining = None
+    held: tuple = ()
+    faults: tuple = ()
+    statements: tuple = ()
+    variants: tuple = ()
+
+
+@dataclass(frozen=True)
 class Model:
     """A recurrent model: its per-step forward equations and nothing else."""
 
@@ -181,6 +233,7 @@ class Model:
     outputs: tuple = ()              # names returned by forward() besides the states
     init: dict = field(default_factory=dict)   # param name -> initialiser name
     domains: dict = field(default_factory=dict)  # param name -> (low, high or None): where it is defined
+    bounds: BoundCases = BoundCases()            # what the decay-bound checks need (derive/bounds.py)
     notes: str = ""
 
     def __post_init__(self):

@@ -1,9 +1,11 @@
-"""Figures of the bounds: PNG bytes, identical for the same seed."""
+"""Figures of the bounds: PNG bytes, identical for the same seed; which models
+are drawn is data of their specs."""
 from __future__ import annotations
+
+import struct
 
 import pytest
 
-from numeric import bounds as nb
 from verifier.report import figures as plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -15,10 +17,8 @@ def figures():
 
 
 def test_figures_are_pngs_with_the_expected_names(figures):
-    expected = {"decay_tanh_sigmoid.png"}
-    expected |= {"leaky_alpha.png"} if "leaky" in nb.models() else set()
-    expected |= {"lstm_forget.png"} if "lstm" in nb.models() else set()
-    assert set(figures) == expected
+    # decay-figure: rnn (tanh) and rnn_sigmoid; timescale: leaky (alpha); memory-path: lstm
+    assert set(figures) == {"decay_tanh_sigmoid.png", "leaky_alpha.png", "lstm_memory_path.png"}
     for name, data in figures.items():
         assert data.startswith(PNG), name
         assert b"Software" not in data and b"matplotlib" not in data, name
@@ -29,9 +29,13 @@ def test_figures_are_byte_identical_across_calls(figures):
     assert again == figures
 
 
-def test_figure_size_is_fixed(figures):
-    import struct
+def test_figures_depend_on_the_seed(figures):
+    other = plots.figures(seed=1)
+    assert set(other) == set(figures)
+    assert other["decay_tanh_sigmoid.png"] != figures["decay_tanh_sigmoid.png"]
 
+
+def test_figure_size_is_fixed(figures):
     for name, data in figures.items():
         width, height = struct.unpack(">II", data[16:24])        # IHDR
         assert (width, height) == (int(plots.FIGSIZE[0] * plots.DPI), int(plots.FIGSIZE[1] * plots.DPI)), name

@@ -12,11 +12,12 @@ from derive.adjoint import named_parts
 from derive.codegen import generate, pretty
 from derive.models import REGISTRY, derivation
 from derive.proof import prove
-from numeric import bounds, checks
+from numeric import checks
 from numeric.verify import make_data
 from derive.errors import DeriveError
 from verifier import claims
 from verifier.records import Result, record, stable
+from verifier.stages import bounds as bound_stage
 
 GENERATED = Path(__file__).resolve().parent.parent / "numeric" / "generated"
 PROOF_CASES = [((1, 1, 2), 1), ((2, 1, 2), 2), ((1, 3, 3), 3), ((3, 2, 2), 2)]
@@ -64,7 +65,7 @@ def collect(*, seed: int = 0, generated_dir=None) -> list:
                                   cases=len(rs), max_rel_error=max(r.max_rel_error for r in rs),
                                   max_allowed=stable(max(r.allowed for r in rs)),
                                   detail="" if all(r.ok for r in rs) else checks.report([r for r in rs if not r.ok])))
-    results += [_bound_record(entry) for entry in bounds.results(seed=seed)]
+    results += [_bound_record(entry) for entry in bound_stage.results(seed=seed)]
     results += _claims(seed)
     return results
 

@@ -8,16 +8,18 @@ import functools
 
 from derive.adjoint import Derivation, derive
 from derive.errors import UnknownModel
-from derive.models import gru, gru_cho, leaky, lstm, rnn, rnn_linear, rnn_relu
+from derive.models import gru, gru_cho, leaky, lstm, rnn, rnn_linear, rnn_relu, rnn_sigmoid, skip
 
 REGISTRY = {
     "rnn": rnn.spec,
     "rnn_relu": rnn_relu.spec,
     "rnn_linear": rnn_linear.spec,
+    "rnn_sigmoid": rnn_sigmoid.spec,
     "leaky": leaky.spec,
     "lstm": lstm.spec,
     "gru": gru.spec,
     "gru_cho": gru_cho.spec,
+    "skip": skip.spec,
 }
 
 

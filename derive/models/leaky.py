@@ -6,11 +6,14 @@
 
 alpha = 1 is the vanilla RNN; the seed writes the update without b, which is
 b = 0.  alpha is a parameter: its gradient is derived like any other.
+The decay bound (1 - 1/alpha) + gamma sigma_max(W) / alpha is attained at rest
+with a symmetric W and a common alpha (alpha = 3 here, also held in the search).
 """
 import sympy as sp
 from sympy import HadamardProduct, MatrixSymbol
 
-from derive.spec import Equation, Model, elementwise, logsumexp, sizes, tanh
+from derive.spec import (Attaining, BoundCases, BoundFault, Equation, Model, elementwise, logsumexp, ones,
+                         sizes, tanh)
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Leaky units"
 
@@ -27,6 +30,19 @@ def spec(n=None, m=None, K=None) -> Model:
     z = sp.Symbol("z", positive=True)
     keep = elementwise(sp.Lambda(z, 1 - 1 / z), alpha)      # 1 - 1/alpha
     rate = elementwise(sp.Lambda(z, 1 / z), alpha)          # 1/alpha
+    gamma, sigma = sp.Symbol("gamma_tanh"), sp.Symbol("sigma_max(W)")   # symbols of the derived bound
+    held = (("alpha", 3),)
+    bounds = BoundCases(
+        attaining=Attaining("at rest, sigma 0.5, alpha 3", 0.5, values=held), held=held,
+        faults=(BoundFault("missing-1/alpha-recurrent",
+                           "(1 - 1/alpha) + gamma sigma (the 1/alpha of the W term dropped)",
+                           replace=(("max|1/alpha|", 1),), held=held, expected="tightness"),
+                BoundFault("missing-1/alpha-leak",
+                           "(alpha - 1) + gamma sigma / alpha (1 - 1/alpha written 1 - alpha)",
+                           replace=(("max|1 - 1/alpha|", ones(n) - alpha),), held=held, expected="tightness"),
+                BoundFault("leaky-worst-unit", "max_i [(1 - 1/alpha_i) + gamma sigma / alpha_i] (per-unit reading)",
+                           step=keep + gamma * sigma * rate)),
+        statements=("timescale",))
     return Model(
         name="leaky",
         title="Leaky-unit RNN (per-unit time constants alpha), per-step softmax output, summed cross-entropy",
@@ -47,4 +63,5 @@ def spec(n=None, m=None, K=None) -> Model:
         outputs=("o",),
         init={"U": "glorot", "W": "glorot", "b": "zeros", "alpha": "timescales", "V": "glorot", "c": "zeros"},
         domains={"alpha": (1, None)},
+        bounds=bounds,
     )

@@ -16,11 +16,13 @@ a concatenation, W_f . [h(t-1), x(t)] + b_f = W_f h(t-1) + U_f x(t) + b_f:
     o(t) = c + V h(t)
 
 ``biases=False`` is seed 004 exactly (no b_g, b_f, b, b_o).  The gate order
-g, f, a, q is PyTorch's i, f, g, o (numeric/torch_layout.py).
+g, f, a, q is PyTorch's i, f, g, o (numeric/torch_layout.py).  The decay bound
+is not attained (triangle inequality over the gate paths); its memory path
+d s(t)/d s(t-1) = diag(f(t)) is a named statement.
 """
 from sympy import HadamardProduct, MatrixSymbol
 
-from derive.spec import Equation, Model, logsumexp, sigmoid, sizes, tanh
+from derive.spec import BoundCases, BoundFault, Equation, Model, logsumexp, sigmoid, sizes, tanh
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Long Short-Term Memory; 001_e1543032cbfbfdb6.txt, LSTM"
 
@@ -75,6 +77,9 @@ def spec(n=None, m=None, K=None, *, biases=True) -> Model:
         outputs=("o",),
         init={**init, "V": "glorot", "c": "zeros"},
         notes=COVERS if biases else COVERS + " Without biases: seed 004's equations exactly.",
+        bounds=BoundCases(faults=(BoundFault("lstm-forget-min", "max|f| replaced by min|f| in the memory path",
+                                             replace=(("max|f|", f),), least=True),),
+                          statements=("memory-path",)),
     )
 
 

@@ -7,18 +7,31 @@
     L(t)    = -log yhat(t)[y(t)]  =  logsumexp(o(t)) - y(t)^T o(t)   (y one-hot)
 
 This file is the whole model.  Everything else (adjoints, BPTT, code, checks)
-is derived from it.  ``rnn_relu`` and ``rnn_linear`` are this spec with
-another activation (and, for ReLU, the identity-initialised recurrent matrix).
+is derived from it.  ``rnn_relu``, ``rnn_linear`` and ``rnn_sigmoid`` are this spec
+with another activation (and, for ReLU, the identity-initialised recurrent matrix).
+
+``BOUNDS``: the decay bound gamma sigma_max(W) is attained at rest (x = 0, b = 0,
+h = 0, where tanh' = gamma = 1) with a symmetric W; the faults a bound check must catch.
 """
+import sympy as sp
 from sympy import MatrixSymbol
 
-from derive.spec import Equation, Model, activation, logsumexp, sizes
+from derive.spec import Attaining, BoundCases, BoundFault, Equation, Model, activation, logsumexp, sizes
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Design Pattern I"
 
+BOUNDS = BoundCases(
+    attaining=Attaining("at rest, sigma 0.9", 0.9),
+    faults=(BoundFault("wrong-gamma-tanh", "gamma of tanh taken as 1/4 (sigmoid's)",
+                       replace=(("gamma_tanh", sp.Rational(1, 4)),)),
+            BoundFault("exponent-minus-one", "(gamma sigma)^(t-k-1) instead of ^(t-k)", shift=-1),
+            BoundFault("exponent-plus-one", "(gamma sigma)^(t-k+1) instead of ^(t-k)", shift=1)),
+    statements=("readings", "decay-figure"),
+)
+
 
 def spec(n=None, m=None, K=None, *, phi="tanh", name="rnn", title=None, source=SOURCE,
-         init=None) -> Model:
+         init=None, bounds=BOUNDS) -> Model:
     if n is None:
         n, m, K = sizes("n m K")
     U, W, b = MatrixSymbol("U", n, m), MatrixSymbol("W", n, n), MatrixSymbol("b", n, 1)
@@ -44,4 +57,5 @@ def spec(n=None, m=None, K=None, *, phi="tanh", name="rnn", title=None, source=S
         loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
         outputs=("o",),
         init=init or {"U": "glorot", "W": "glorot", "b": "zeros", "V": "glorot", "c": "zeros"},
+        bounds=bounds,
     )
