@@ -16,16 +16,22 @@ of that may reach the verifier's own process, so the file never runs there:
   a JSON header of strings, numbers, lists and dicts, then the raw bytes of the
   arrays the header lists by name, dtype (float64, float32 or int64 only) and
   shape.  Nothing is pickled: only validated arrays, numbers and strings cross.
-* :func:`check_output` is the one definition of an acceptable answer.  The child
-  applies it to what the function returned before sending; the parent applies it
-  again to what it decoded (the user's code shares the child's process and could
-  have changed the child's copy of this module).
+* :func:`numeric.answer.check_output` is the one definition of an acceptable
+  answer.  The child applies it to what the function returned before sending;
+  the parent applies it again to what it decoded (the user's code shares the
+  child's process and could have changed the child's copy of that module).
 * The child compares the inputs after each call with copies taken before it and
   names those the function changed in place.
 
 Whatever the child does instead of answering becomes a
 :class:`~derive.errors.UserCodeError` saying what happened and when ("during
-import", "inside loss_and_grads").  POSIX only (sessions, rlimits, signals).
+import", "inside loss_and_grads").  The child's output goes to a temporary file
+(``RLIMIT_FSIZE``, :data:`MAX_OUTPUT_MIB`), read for the stack of a crash or a
+hang; on Linux the child dies with its parent.  POSIX only (sessions, rlimits,
+signals).
+
+This isolates the verifier from a file's mistakes; it is not a security boundary:
+the child runs as the user, with the user's files and network.
 """
 from __future__ import annotations
 
@@ -51,6 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from derive.errors import UserCodeError
+from numeric import answer
 
 try:
     import resource
@@ -127,95 +134,6 @@ def decode(header: bytes, data: bytes) -> tuple:
     if offset != len(data):
         raise _Malformed(f"{len(data) - offset} bytes of data are not listed")
     return head["meta"], arrays
-
-
-# ---------------------------------------------------------------------------
-# What an acceptable answer is (both sides)
-# ---------------------------------------------------------------------------
-
-def _describe(value) -> str:
-    if value is None:
-        return "None"
-    if isinstance(value, np.ndarray):
-        kind = f"{type(value).__module__}.{type(value).__qualname__}"
-        return f"a {kind} of dtype {value.dtype} and shape {value.shape}"
-    if isinstance(value, str):
-        return f"the str {value[:40]!r}"
-    kind = type(value).__qualname__ if type(value).__module__ == "builtins" else \
-        f"{type(value).__module__}.{type(value).__qualname__}"
-    if isinstance(value, (int, float, complex, np.generic)):
-        return f"the {kind} {value!r:.60}"
-    return f"a {kind}"
-
-
-def _check_loss(loss, dtype: np.dtype) -> float:
-    if isinstance(loss, np.ndarray):
-        if loss.shape == (1,):
-            raise UserCodeError(f"loss: expected a scalar, got a 1-element array of shape (1,); return a float "
-                                f"or a 0-d array, e.g. float(loss[0]) or loss.sum()")
-        if loss.ndim != 0 or type(loss) is not np.ndarray:
-            raise UserCodeError(f"loss: expected a scalar (a float or a 0-d {dtype} array), "
-                                f"got {_describe(loss)}")
-        value = loss[()]
-    elif type(loss) is float or isinstance(loss, np.generic):
-        value = loss
-    else:
-        hint = "; did loss_and_grads forget to return it?" if loss is None else ""
-        raise UserCodeError(f"loss: expected a float (a Python float or a 0-d {dtype} array), "
-                            f"got {_describe(loss)}{hint}")
-    if type(value) is not float and np.asarray(value).dtype != dtype:
-        why = (" (a loss is real)" if np.iscomplexobj(value) else
-               f" (the data given is {dtype})" if np.issubdtype(np.asarray(value).dtype, np.floating) else "")
-        raise UserCodeError(f"loss: expected a {dtype} value, got {_describe(value)}{why}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise UserCodeError(f"loss is not finite: {value}")
-    return value
-
-
-def _check_gradient(key, value, shape: tuple, dtype: np.dtype) -> np.ndarray:
-    if type(value) is not np.ndarray:
-        hint = " (convert it with np.asarray)" if isinstance(value, (list, tuple)) else ""
-        raise UserCodeError(f"grads[{key!r}]: expected a numpy.ndarray of dtype {dtype} and shape {shape}, "
-                            f"got {_describe(value)}{hint}")
-    if value.dtype != dtype:
-        why = (" (the loss is real, so is its gradient)" if np.iscomplexobj(value) else
-               f" (the data given is {dtype}: compute in {dtype})" if np.issubdtype(value.dtype, np.floating)
-               else "")
-        raise UserCodeError(f"grads[{key!r}]: expected dtype {dtype}, got {value.dtype}{why}")
-    if value.shape != shape:
-        raise UserCodeError(f"grads[{key!r}]: expected shape {shape}, got {value.shape}")
-    finite = np.isfinite(value)
-    if not finite.all():
-        bad = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise UserCodeError(f"grads[{key!r}]: non-finite value {value[bad]} at index {bad}")
-    return value
-
-
-def check_output(out, expected: dict, dtype) -> tuple:
-    """``(loss, grads)`` as a float and a dict of arrays, or :class:`UserCodeError`.
-
-    Accepted: a tuple of two; the loss a Python float, a NumPy scalar or 0-d array
-    of ``dtype`` (never complex, a string, None or a 1-element array), finite;
-    grads a dict with exactly the keys of ``expected`` (``key -> shape``), each
-    value a ``numpy.ndarray`` of ``dtype`` and exactly that shape, finite."""
-    dtype = np.dtype(dtype)
-    if type(out) is not tuple or len(out) != 2:
-        size = f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""
-        raise UserCodeError(f"loss_and_grads must return a tuple (loss, grads); got {_describe(out)}{size}")
-    loss, grads = out
-    if not isinstance(grads, dict):
-        hint = " (did it return (grads, loss)?)" if isinstance(loss, dict) else ""
-        raise UserCodeError(f"loss_and_grads must return (loss, grads) with grads a dict; its second item is "
-                            f"{_describe(grads)}{hint}")
-    value = _check_loss(loss, dtype)
-    missing = [k for k in expected if k not in grads]
-    extra = [k for k in grads if k not in expected]
-    if missing or extra:
-        parts = ([f"missing key(s) {missing}"] if missing else []) + \
-                ([f"extra key(s) {sorted(extra, key=repr)}"] if extra else [])
-        raise UserCodeError(f"grads: {'; '.join(parts)}; expected exactly the keys {list(expected)}")
-    return value, {k: _check_gradient(k, grads[k], tuple(shape), dtype) for k, shape in expected.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -354,21 +272,21 @@ class Sandbox:
                   **{f"init/{k}": v for k, v in init.items()}}
         self._send(encode(meta, arrays), DURING_CALL)
         size = sum(math.prod(shape) for shape in expected.values()) * dtype.itemsize
-        answer, arrays = self._receive(DURING_CALL, self.timeout, size)
-        if answer.get("status") == "error":
-            raise UserCodeError(str(answer.get("message")))
-        if answer.get("status") != "ok" or any(not name.startswith("grads/") for name in arrays):
-            self._malformed(DURING_CALL, f"it is {str(answer)[:80]!r}")
+        reply, arrays = self._receive(DURING_CALL, self.timeout, size)
+        if reply.get("status") == "error":
+            raise UserCodeError(str(reply.get("message")))
+        if reply.get("status") != "ok" or any(not name.startswith("grads/") for name in arrays):
+            self._malformed(DURING_CALL, f"it is {str(reply)[:80]!r}")
         grads = {name[len("grads/"):]: value for name, value in arrays.items()}
-        return check_output((answer.get("loss"), grads), expected, dtype)
+        return answer.check_output((reply.get("loss"), grads), expected, dtype)
 
     # -- the pipes -----------------------------------------------------------------
     def _expect(self, status: str, phase: str, timeout: float) -> None:
-        answer, _ = self._receive(phase, timeout, 0)
-        if answer.get("status") == "error":
-            self._fail(str(answer.get("message")))
-        if answer.get("status") != status:
-            self._malformed(phase, f"expected {status!r}, got {str(answer)[:80]!r}")
+        reply, _ = self._receive(phase, timeout, 0)
+        if reply.get("status") == "error":
+            self._fail(str(reply.get("message")))
+        if reply.get("status") != status:
+            self._malformed(phase, f"expected {status!r}, got {str(reply)[:80]!r}")
 
     def _send(self, frame: bytes, phase: str) -> None:
         deadline = time.monotonic() + self.timeout
@@ -466,7 +384,7 @@ class Sandbox:
         if self._proc.poll() is None and hasattr(signal, "SIGUSR1"):
             start = os.fstat(self._output.fileno()).st_size
             os.kill(self._proc.pid, signal.SIGUSR1)        # faulthandler dumps the child's stack
-            deadline = time.monotonic() + 1.0
+            deadline = time.monotonic() + 3.0       # a loaded machine may take a while
             while time.monotonic() < deadline and "most recent call first" not in self._output_text(start):
                 time.sleep(0.02)
             time.sleep(0.05)
@@ -559,7 +477,7 @@ def _answer(fn, meta: dict, arrays: dict, path: Path, limit_mib: int) -> tuple:
     changed = _changed(before, params, x, y, init)
     if changed:
         raise UserCodeError(changed)
-    return check_output(out, {k: tuple(v) for k, v in meta["expected"].items()}, meta["dtype"])
+    return answer.check_output(out, {k: tuple(v) for k, v in meta["expected"].items()}, meta["dtype"])
 
 
 def _limit(parent: int, limit_mib: int) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from derive.errors import UserCodeError
 from derive.models import REGISTRY
-from numeric import sandbox
+from numeric import answer, sandbox
 from numeric.verify import OK, UNUSABLE, WRONG, verify
 from verifier.cli import main
 
@@ -65,6 +65,7 @@ TABLE = [
     ("loss_none.py", "rnn", (), 2, "got None; did loss_and_grads forget to return it?"),
     ("keyboard_interrupt_call.py", "rnn", (), 2, "loss_and_grads raised KeyboardInterrupt\n  at "),
     ("keyboard_interrupt_import.py", "rnn", (), 2, "importing it raised KeyboardInterrupt\n  at "),
+    ("base_exception_call.py", "rnn", (), 2, "loss_and_grads raised Stop: not an Exception\n  at "),
     # -- accepted before
     ("grad_list.py", "rnn", (), 2, "grads['U']: expected a numpy.ndarray of dtype float64 and shape (5, 4), "
                                    "got a list (convert it with np.asarray)"),
@@ -308,11 +309,11 @@ def test_the_frame_format_round_trips_and_refuses_what_it_does_not_list():
 def test_check_output_accepts_exactly_the_declared_answer():
     grads = {"W": np.zeros((2, 2))}
     for loss in (1.5, np.float64(1.5), np.array(1.5)):
-        assert sandbox.check_output((loss, grads), {"W": (2, 2)}, np.float64)[0] == 1.5
+        assert answer.check_output((loss, grads), {"W": (2, 2)}, np.float64)[0] == 1.5
     for out in [(np.float32(1.5), grads), (True, grads), (1.5, {"W": np.zeros((2, 2), np.float32)}),
                 (1.5, {"W": np.zeros((2, 2)).view(np.ma.MaskedArray)}), (1.5, {"W": np.zeros((2, 2)), 3: np.zeros(1)})]:
         with pytest.raises(UserCodeError):
-            sandbox.check_output(out, {"W": (2, 2)}, np.float64)
+            answer.check_output(out, {"W": (2, 2)}, np.float64)
 
 
 # ---------------------------------------------------------------------------
