@@ -161,7 +161,13 @@ def _at(e: BaseException, path: Path) -> str:
 
 def _raised(e: BaseException, path: Path, hint: str = "") -> str:
     """"Type: message", ``hint``, and where in the user's code ``e`` was raised."""
-    message = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    try:
+        text = str(e)
+    except BaseException:  # noqa: BLE001 - an exception of the file's whose __str__ fails
+        text = "(its message cannot be printed)"
+    if len(text) > 1000:
+        text = f"{text[:1000]}... ({len(text) - 1000} more characters)"
+    message = f"{type(e).__name__}: {text}" if text else type(e).__name__
     return message + hint + _at(e, path)
 
 
@@ -402,6 +408,12 @@ def _send_blocking(fd: int, meta: dict, arrays: dict | None = None) -> None:
         view = view[os.write(fd, view):]
 
 
+def _send_error(fd: int, message: str, limit: int = 4000) -> None:
+    """A refusal, cut to ``limit`` characters (an exception's message may be huge)."""
+    cut = message if len(message) <= limit else f"{message[:limit]}... ({len(message) - limit} more characters)"
+    _send_blocking(fd, {"status": "error", "message": cut})
+
+
 def _read_blocking(fd: int, size: int) -> bytes | None:
     buffer = bytearray()
     while len(buffer) < size:
@@ -510,7 +522,7 @@ def _child(argv) -> None:
     try:
         fn = _import(path, limit_mib)
     except UserCodeError as e:
-        _send_blocking(reply, {"status": "error", "message": str(e)})
+        _send_error(reply, str(e))
         os._exit(0)
     _send_blocking(reply, {"status": "ready"})
     while True:
@@ -522,10 +534,9 @@ def _child(argv) -> None:
         try:
             loss, grads = _answer(fn, meta, arrays, path, limit_mib)
         except UserCodeError as e:
-            _send_blocking(reply, {"status": "error", "message": str(e)})
+            _send_error(reply, str(e))
             continue
         except BaseException as e:  # noqa: BLE001 - e.g. an output object whose methods raise
-            _send_blocking(reply, {"status": "error", "message": f"the output of loss_and_grads cannot be "
-                                                                 f"checked: {_raised(e, path)}"})
+            _send_error(reply, f"the output of loss_and_grads cannot be checked: {_raised(e, path)}")
             continue
         _send_blocking(reply, {"status": "ok", "loss": loss}, {f"grads/{k}": v for k, v in grads.items()})
