@@ -12,6 +12,7 @@ can catch them all, and each kind can be told apart:
     ├── UnsupportedNode      the interpreter cannot evaluate a node (TypeError)
     ├── InputError           data given to a model does not fit its spec (ValueError)
     ├── GradientMismatch     a gradient disagrees with the oracles (AssertionError)
+    ├── UserCodeError        a user's file for `verify` or its output cannot be used
     └── ClaimSyntaxError     a claim or a formula of the notes outside the grammar (ValueError)
 
 The standard base classes in parentheses keep ``except ValueError`` working for
@@ -65,6 +66,12 @@ class GradientMismatch(DeriveError, AssertionError):
     def __init__(self, message: str, results=()):
         super().__init__(message)
         self.results = tuple(results)
+
+
+class UserCodeError(DeriveError):
+    """A user's file given to ``verify`` cannot be used: it is not a readable Python file,
+    importing or calling it fails, times out or ends its process, or what it returns is
+    not a (loss, grads) pair of the expected types, dtypes, keys and shapes (exit 2)."""
 
 
 class ClaimSyntaxError(DeriveError, ValueError):

@@ -52,9 +52,13 @@ class CheckResult:
                 f"[{self.error_model}] (seed {self.seed})")
         if not self.worst or not table:
             return head
+        return head + "\n" + self.table()
+
+    def table(self) -> str:
+        """The worst entries, one row each: index, expected, got."""
         rows = [f"    {'index':<16} {'expected':>24} {'got':>24}"]
         rows += [f"    {str(i):<16} {e:>24.16g} {g:>24.16g}" for i, e, g in self.worst]
-        return head + "\n" + "\n".join(rows)
+        return "\n".join(rows)
 
 
 def spec_for(name: str, params) -> object:

@@ -47,6 +47,20 @@ float64 gradient (generated code, autograd)
     about ``sqrt(N)``, which still leaves it orders of magnitude below a
     real mistake (a relative perturbation of 1e-6 in one gradient).
 
+float64 loss (``verify`` compares a user's loss with the generated code's)
+    ``L = sum over t, b of logsumexp(o_tb) - o_tb[y_tb]``: each of the ``tau B``
+    terms is the end of the forward chain (``dependence_path_length``, which
+    counts the ``K``-term log-sum-exp), and the terms are then summed, so
+    ``N = dependence_path_length + tau B``.  Relative to the sum of the absolute
+    values of what is added and subtracted, the error is ``~ N u``; relative to
+    ``L`` it is ``N u kappa`` with ``kappa`` the :func:`sum_condition` of the
+    ``2 tau B`` signed terms ``logsumexp(o_tb)`` and ``-o_tb[y_tb]`` (large when
+    the predictions are confident and right: a small ``L`` from large logits).
+    Rounding in a state at step k reaches the logits of step t through the
+    Jacobian products, so ``A`` applies as for a gradient::
+
+        relative error <= safety * N * u * kappa * A     (float64_loss_tolerance)
+
 complex step
     ``Im L(theta + i h d) / h = D - h^2 D''' / 6 + ...``: no subtraction, so
     no cancellation; the rounding error is that of a forward-mode sweep,
@@ -60,7 +74,7 @@ mpmath central difference
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 import mpmath
@@ -68,7 +82,7 @@ import numpy as np
 
 __all__ = [
     "UNIT_ROUNDOFF", "ErrorBound", "Comparison", "sum_condition", "dependence_path_length",
-    "float64_gradient_tolerance", "complex_step_tolerance", "mpmath_tolerance", "compare",
+    "float64_gradient_tolerance", "float64_loss_tolerance", "complex_step_tolerance", "mpmath_tolerance", "compare",
     "recurrence_amplification",
 ]
 
@@ -147,6 +161,19 @@ def float64_gradient_tolerance(path_length: int, condition: float, *,
     return ErrorBound("floating-point gradient", relative, "safety * N * u * kappa * A",
                       (("safety", safety), ("N", int(path_length)), ("u", unit_roundoff),
                        ("kappa", condition), ("A", amplification)))
+
+
+def float64_loss_tolerance(path_length: int, condition: float, *,
+                           unit_roundoff: float = UNIT_ROUNDOFF["float64"],
+                           safety: float = 4.0, amplification: float = 1.0) -> ErrorBound:
+    """Relative error of a computed loss, the sum of ``tau B`` per-step log-sum-exp
+    terms: ``safety * N * u * kappa * A``, the gradient's formula with ``N`` the
+    forward chain plus the final sum (``dependence_path_length + tau B``) and
+    ``kappa`` the :func:`sum_condition` of the terms ``logsumexp(o_tb)`` and
+    ``-o_tb[y_tb]`` (see the module docstring)."""
+    bound = float64_gradient_tolerance(path_length, condition, unit_roundoff=unit_roundoff, safety=safety,
+                                       amplification=amplification)
+    return replace(bound, source="floating-point loss")
 
 
 def complex_step_tolerance(path_length: int, condition: float, step: float, *,

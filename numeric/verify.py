@@ -1,58 +1,36 @@
 """Check a user's own BPTT implementation against the derivation and the oracles.
 
-``verify(model, path)`` imports the Python file at ``path`` (the user asked us
-to run it), calls its ``loss_and_grads(params, x, y, h0=...)`` with the API of
-the generated modules on seeded random data, and compares loss and gradients
-with the generated code and the three oracles.  It returns an exit code and a
-report: 0 all agree, 1 a gradient is wrong, 2 the file or its output is unusable.
+``verify(model, path)`` runs the Python file at ``path`` in a child process
+(:mod:`numeric.sandbox`: timeout, memory limit, strictly checked output),
+calls its ``loss_and_grads(params, x, y, h0=...)`` with the API of the
+generated modules on seeded random data, and compares the loss with the
+generated code (within :func:`numeric.tolerances.float64_loss_tolerance`) and
+every gradient with the three oracles (:mod:`numeric.checks`).  The user's code
+never runs in this process.  It returns an exit code and a report: 0 all agree,
+1 the loss or a gradient is wrong, 2 the file, its output or its process is
+unusable (see :data:`EXIT_CODES`).
 """
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import sys
-import traceback
-from pathlib import Path
 
 import numpy as np
 
+from derive.errors import UserCodeError
 from derive.models import REGISTRY
-from numeric import checks
+from numeric import _runtime as rt
+from numeric import checks, interpret, jacobians, sandbox, tolerances
 
 OK, WRONG, UNUSABLE = 0, 1, 2
-
-
-def _load(path: Path):
-    if path.is_dir():
-        raise _Unusable(f"{path}: is a directory; expected a Python file that defines loss_and_grads")
-    if not path.is_file():
-        raise _Unusable(f"{path}: no such file")
-    spec = importlib.util.spec_from_file_location(f"_verify_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    folder = str(path.resolve().parent)          # the file's own helper modules import, as with python PATH
-    sys.path.insert(0, folder)
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as e:
-        raise _Unusable(f"{e.filename}:{e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:  # noqa: BLE001 - any error in the user's module is reported, not raised
-        raise _Unusable(f"{path}: importing it raised {type(e).__name__}: {e}\n{_where(e, path)}") from None
-    finally:
-        if folder in sys.path:
-            sys.path.remove(folder)
-    fn = getattr(module, "loss_and_grads", None)
-    if not callable(fn):
-        raise _Unusable(f"{path}: defines no function loss_and_grads(params, x, y, h0=None)")
-    return fn
-
-
-def _where(e: BaseException, path: Path) -> str:
-    frames = [f for f in traceback.extract_tb(e.__traceback__) if Path(f.filename) == path]
-    return f"  at {path}:{frames[-1].lineno}: {frames[-1].line}" if frames else ""
-
-
-class _Unusable(Exception):
-    pass
+EXIT_CODES = {
+    OK: "the loss and every gradient agree with the derivation and the oracles",
+    WRONG: "the loss or a gradient is wrong (named, with the time step where it goes wrong)",
+    UNUSABLE: "unusable: unknown model, bad option, no such file, not a .py file, an import error, "
+              "bad output (type, dtype, keys, shape, non-finite), inputs changed in place, a timeout, "
+              "the memory limit, sys.exit/os._exit, a crash",
+}
+ORACLE_NAMES = {"autograd": "autograd", "complex-step": "complex step", "mpmath": "mpmath",
+                "mpmath-one-sided": "mpmath one-sided"}
 
 
 def make_data(model: str, *, seed: int, sizes=None, B: int = 3, tau: int = 5, scale: float = 1.0):
@@ -74,68 +52,120 @@ def make_data(model: str, *, seed: int, sizes=None, B: int = 3, tau: int = 5, sc
     return gen, params, xval, y, init
 
 
-def _call(fn, params, x, y, init, expected: dict):
-    try:
-        out = fn({k: v.copy() for k, v in params.items()}, x.copy(), y.copy(),
-                 **{k: v.copy() for k, v in init.items()})
-    except Exception as e:  # noqa: BLE001
-        path = Path(fn.__code__.co_filename) if hasattr(fn, "__code__") else None
-        where = f"\n{_where(e, path)}" if path is not None and _where(e, path) else ""
-        raise _Unusable(f"loss_and_grads raised {type(e).__name__}: {e}{where}") from None
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise _Unusable("loss_and_grads must return a pair (loss, grads); got "
-                        f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, tuple) else ""))
-    if not isinstance(out[1], dict):
-        raise _Unusable(f"loss_and_grads must return (loss, grads) with grads a dict; its second item is "
-                        f"a {type(out[1]).__name__}" + (" (did it return (grads, loss)?)"
-                                                        if isinstance(out[0], dict) else ""))
-    loss, grads = out
-    missing = sorted(set(expected) - set(grads))
-    if missing:
-        raise _Unusable(f"grads is missing keys {missing}; expected keys {sorted(expected)}")
-    for k, want in expected.items():
-        g = np.asarray(grads[k])
-        if g.shape != want.shape:
-            raise _Unusable(f"grads[{k!r}]: expected shape {want.shape}, got {g.shape}")
-        if not np.all(np.isfinite(g)):
-            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(g))[0])
-            raise _Unusable(f"grads[{k!r}]: non-finite value {g[bad]} at index {bad}")
-    if not np.isfinite(float(loss)):
-        raise _Unusable(f"loss is not finite: {loss}")
-    return float(loss), grads
+def _in_child(box: sandbox.Sandbox, gen):
+    """``loss_and_grads`` with the generated module's API, run by ``box``: the
+    gradients must have exactly the keys ``gen.GRADS``, each shaped as its input."""
+    (x_name,) = gen.INPUTS
+
+    def loss_and_grads(params, x, y, **init):
+        shapes = {**{k: np.shape(v) for k, v in params.items()}, **{k: np.shape(v) for k, v in init.items()},
+                  x_name: np.shape(x)}
+        return box.call(params, x, y, init, {k: shapes[k] for k in gen.GRADS})
+
+    return loss_and_grads
 
 
-def verify(model: str, path, *, seed: int = 0, cases: int = 3) -> tuple:
-    """(exit code, report text)."""
-    path = Path(path)
+def compare_loss(spec, loss: float, reference: float, params, x, y, init) -> tolerances.Comparison:
+    """The file's loss against the generated code's, each within
+    :func:`numeric.tolerances.float64_loss_tolerance` of the exact loss."""
+    tau, batch = np.shape(x)[:2]
+    (output,) = spec.outputs                      # the logits the loss's log-sum-exp is over
+    logits = interpret.forward(spec, params, x, init)[output]
+    terms = np.concatenate([rt.logsumexp(logits).ravel(), -rt.pick(logits, np.asarray(y)).ravel()])
+    amplification = tolerances.recurrence_amplification(jacobians.step_jacobians(spec, params, x, init))
+    bound = tolerances.float64_loss_tolerance(tolerances.dependence_path_length(spec, tau) + tau * batch,
+                                              tolerances.sum_condition(terms), amplification=amplification)
+    return tolerances.compare(loss, reference, bound, bound)      # the file's rounding and the generated code's
+
+
+def _first_step(results) -> int | None:
+    return min((r.time_step for r in results if r.time_step), default=None)
+
+
+def mismatch_report(results, *, explain: bool = False) -> list:
+    """Each wrong gradient once, with every oracle's verdict on one line (the one that
+    goes wrong earliest first), then the worst entries of the first; with ``explain``,
+    every failing comparison's error model and worst entries too."""
+    by_gradient: dict = {}
+    for r in results:
+        by_gradient.setdefault(r.gradient, []).append(r)
+    wrong = sorted((k for k, rs in by_gradient.items() if not all(r.ok for r in rs)),
+                   key=lambda k: (_first_step(by_gradient[k]) or 10 ** 9, k == "x", k))
+    lines = [f"{len(wrong)} of {len(by_gradient)} gradients disagree with the oracles "
+             f"(relative error of each comparison):"]
+    for k in wrong:
+        rs = by_gradient[k]
+        step = _first_step(rs)
+        where = f"wrong {'at' if k == 'x' else 'from'} t={step}" if step else "wrong"
+        verdicts = ", ".join(f"{ORACLE_NAMES.get(r.check, r.check)} {r.max_rel_error:.1e}"
+                             + (" (agrees)" if r.ok else "") for r in rs)
+        lines.append(f"  {k}: {where} -- {verdicts} (allowed ~{max(r.allowed for r in rs):.0e})")
+    first = next((r for r in by_gradient[wrong[0]] if r.worst), None) if wrong else None
+    if first is not None:
+        step = _first_step(by_gradient[first.gradient])
+        span = f" on the first {step} step(s)" if step and first.gradient != "x" else ""
+        lines.append(f"worst entries of {first.gradient!r}{span} (indices 0-based):")
+        lines.append(first.table())
+    if explain:
+        lines.append("the error model behind each allowance (and the other gradients' worst entries):")
+        for k in wrong:
+            failed = checks.failures(by_gradient[k])
+            lines += [r.message(table=False) for r in failed]
+            table = next((r for r in failed if r.worst), None)
+            if table is not None and table is not first:
+                lines.append(table.table())
+    return lines
+
+
+def verify(model: str, path, *, seed: int = 0, cases: int = 3, timeout: float = sandbox.TIMEOUT,
+           max_memory: int = sandbox.MAX_MEMORY_MIB, explain: bool = False) -> tuple:
+    """(exit code, report text).  ``timeout`` (s) bounds the import and each call,
+    ``max_memory`` (MiB) the child's address space; ``explain`` adds the error model."""
     lines = [f"verify {model} {path} (seed {seed})"]
+    reproduce = f"reproduce: python -m derive verify {model} {path} --seed {seed}"
     if model not in REGISTRY:
         lines.append(f"error: unknown model {model!r}; known models: {', '.join(sorted(REGISTRY))}")
         return UNUSABLE, "\n".join(lines)
+    for wrong, what in [(type(seed) is not int or seed < 0, f"seed must be an integer >= 0, got {seed!r}"),
+                        (not timeout > 0, f"timeout must be > 0 seconds, got {timeout!r}"),
+                        (not max_memory >= sandbox.MIN_MEMORY_MIB,
+                         f"max_memory must be >= {sandbox.MIN_MEMORY_MIB} MiB, got {max_memory!r}")]:
+        if wrong:
+            lines.append(f"error: {what}")
+            return UNUSABLE, "\n".join(lines)
     try:
-        fn = _load(path)
-        for case in range(cases):
-            s = seed + case
-            scale = (1.0, 0.3, 3.0)[case % 3]   # moderate, near-linear, saturated tanh
-            gen, params, x, y, init = make_data(model, seed=s, scale=scale)
-            loss_ref, grads_ref = gen.loss_and_grads(params, x, y, **init)
-            loss, _ = _call(fn, params, x, y, init, grads_ref)
-            if abs(loss - loss_ref) > 1e-10 * max(1.0, abs(loss_ref)):
-                lines.append(f"case {case} (seed {s}, weight scale {scale}): loss {float(loss)!r} differs from "
-                             f"the {model!r} model's {float(loss_ref)!r}: either the loss is not the sum over "
-                             f"time steps and batch of -log softmax(o(t))[y(t)], or the file implements a "
-                             f"different model than {model!r} (known: {', '.join(sorted(REGISTRY))})")
-                lines.append(f"reproduce: python -m derive verify {model} {path} --seed {seed}")
-                return WRONG, "\n".join(lines)
-            results = checks.check(checks.spec_for(model, params), fn, params, x, y, init, seed=s)
-            bad = checks.failures(results)
-            if bad:
-                lines.append(f"case {case} (seed {s}, weight scale {scale}): FAILED")
-                lines.append(checks.report(bad))
-                lines.append(f"reproduce: python -m derive verify {model} {path} --seed {seed}")
-                return WRONG, "\n".join(lines)
-            lines.append(f"case {case} (seed {s}, weight scale {scale}): {checks.summary(results)}")
-    except _Unusable as e:
+        with sandbox.Sandbox(path, timeout=timeout, max_memory=max_memory) as box:
+            for case in range(cases):
+                s = seed + case
+                scale = (1.0, 0.3, 3.0)[case % 3]   # moderate, near-linear, saturated tanh
+                head = f"case {case} (seed {s}, weight scale {scale})"
+                gen, params, x, y, init = make_data(model, seed=s, scale=scale)
+                loss_and_grads = _in_child(box, gen)
+                loss_ref, _ = gen.loss_and_grads(params, x, y, **init)
+                loss, _ = loss_and_grads(params, x, y, **init)
+                spec = checks.spec_for(model, params)
+                loss_check = compare_loss(spec, loss, loss_ref, params, x, y, init)
+                if not loss_check.ok:
+                    lines.append(f"{head}: loss {loss!r} differs from the {model!r} model's {float(loss_ref)!r}: "
+                                 f"relative discrepancy {loss_check.discrepancy:.2g}, allowed "
+                                 f"{loss_check.allowed:.2g}; either the loss is not the sum over time steps and "
+                                 f"batch of -log softmax(o(t))[y(t)], or the file implements a different model "
+                                 f"than {model!r} (known: {', '.join(sorted(REGISTRY))})")
+                    if explain:
+                        lines.append(str(loss_check))
+                    lines.append(reproduce)
+                    return WRONG, "\n".join(lines)
+                results = checks.check(spec, loss_and_grads, params, x, y, init, seed=s)
+                if checks.failures(results):
+                    lines.append(f"{head}: FAILED")
+                    lines += mismatch_report(results, explain=explain)
+                    if box.failure:
+                        lines.append(f"(locating the time step stopped: {box.failure})")
+                    lines.append(reproduce + ("" if explain else "  (add --explain for the error model)"))
+                    return WRONG, "\n".join(lines)
+                lines.append(f"{head}: loss agrees ({loss_check.discrepancy:.1g} of {loss_check.allowed:.1g}); "
+                             f"{checks.summary(results)}")
+    except UserCodeError as e:
         lines.append(f"error: {e}")
         return UNUSABLE, "\n".join(lines)
     lines.append("PASS: every gradient agrees with the derivation and the oracles")

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from derive.codegen import generate
 from derive.models import REGISTRY, derivation
+from numeric import sandbox
 from numeric.bench import format_table, run
-from numeric.verify import UNUSABLE, verify
+from numeric.verify import EXIT_CODES, UNUSABLE, verify
 from verifier.report import write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,9 +54,38 @@ def _verify(args) -> int:
         print(f"error: unknown model {args.model!r}; known models: {', '.join(sorted(REGISTRY))}",
               file=sys.stderr)
         return UNUSABLE
-    code, text = verify(args.model, args.path, seed=args.seed)
+    code, text = verify(args.model, args.path, seed=args.seed, timeout=args.timeout,
+                        max_memory=args.max_memory, explain=args.explain)
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
+
+
+_VERIFY_TEXT = """\
+Check your own loss_and_grads(params, x, y, h0=None[, s0=None]) against the derivation of MODEL
+and three oracles (autograd, complex step, 50-digit mpmath) on seeded float64 data at three
+weight scales.  The file runs in a child process with a timeout and a memory limit; it must
+return (loss, grads): loss a float (or a 0-d float64 array), grads a dict of float64 numpy
+arrays with exactly the keys and shapes of the parameters, the initial states and x, all
+finite, and must not change its inputs."""
+
+
+def _verify_epilog() -> str:
+    codes = "\n".join(textwrap.fill(text, 90, initial_indent=f"  {code}  ", subsequent_indent="     ")
+                      for code, text in EXIT_CODES.items())
+    return f"models: {', '.join(sorted(REGISTRY))}\n\nexit codes:\n{codes}"
+
+
+def _number(kind, low, expected: str, *, strict: bool = False):
+    """An argparse type: ``kind`` at least ``low`` (above it when ``strict``)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < low or (strict and value == low) or value != value:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
 
 def _report(args) -> int:
@@ -77,10 +108,23 @@ def main(argv=None) -> int:
     p = sub.add_parser("codegen", help="write the derivations as numeric/generated/<model>.py")
     p.add_argument("--check", action="store_true", help="exit 1 if a committed file is stale")
     p.set_defaults(run=_codegen)
-    p = sub.add_parser("verify", help="check a file's loss_and_grads against the derivation and oracles")
-    p.add_argument("model", help="model name, e.g. rnn")
-    p.add_argument("path", help="a Python file that defines loss_and_grads(params, x, y, h0=None)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random test data (default 0)")
+    p = sub.add_parser("verify", help="check a file's loss_and_grads against the derivation and oracles",
+                       description=_VERIFY_TEXT, epilog=_verify_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help=f"model name, one of: {', '.join(sorted(REGISTRY))}")
+    p.add_argument("path", help="a Python file (.py) that defines loss_and_grads(params, x, y, h0=None)")
+    p.add_argument("--seed", type=_number(int, 0, "an integer >= 0"), default=0, metavar="N",
+                   help="seed of the random test data, an integer >= 0 (default 0)")
+    p.add_argument("--timeout", type=_number(float, 0, "a number of seconds > 0", strict=True),
+                   default=sandbox.TIMEOUT, metavar="SECONDS",
+                   help=f"limit on importing the file and on each call of loss_and_grads, > 0 "
+                        f"(default {sandbox.TIMEOUT:g})")
+    low, default = sandbox.MIN_MEMORY_MIB, sandbox.MAX_MEMORY_MIB
+    p.add_argument("--max-memory", type=_number(int, low, f"an integer >= {low}"), default=default, metavar="MIB",
+                   help=f"address-space limit of the process running the file, in MiB, >= {low} "
+                        f"(default {default} = {default // 1024} GiB)")
+    p.add_argument("--explain", action="store_true",
+                   help="on a mismatch, show the error model behind each allowed difference")
     p.set_defaults(run=_verify)
     p = sub.add_parser("report", help="derive, prove, check and write reports/")
     p.add_argument("--out", default=str(ROOT / "reports"), help="output folder (default reports/)")

@@ -1,0 +1,8 @@
+"""One gradient too many."""
+from numeric.generated.rnn import loss_and_grads as correct
+
+
+def loss_and_grads(params, x, y, h0=None):
+    loss, grads = correct(params, x, y, h0)
+    grads["Z"] = grads["W"]
+    return loss, grads

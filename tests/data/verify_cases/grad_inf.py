@@ -1,0 +1,10 @@
+"""An infinite gradient entry."""
+import numpy as np
+
+from numeric.generated.rnn import loss_and_grads as correct
+
+
+def loss_and_grads(params, x, y, h0=None):
+    loss, grads = correct(params, x, y, h0)
+    grads["V"][0, 1] = np.inf
+    return loss, grads

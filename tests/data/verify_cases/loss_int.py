@@ -1,0 +1,7 @@
+"""The loss as an int."""
+from numeric.generated.rnn import loss_and_grads as correct
+
+
+def loss_and_grads(params, x, y, h0=None):
+    _, grads = correct(params, x, y, h0)
+    return 12, grads

@@ -1,0 +1,7 @@
+"""The loss as a string."""
+from numeric.generated.rnn import loss_and_grads as correct
+
+
+def loss_and_grads(params, x, y, h0=None):
+    loss, grads = correct(params, x, y, h0)
+    return "12.5", grads

@@ -1,0 +1,9 @@
+"""Correct, the loss as a 0-d float64 array: accepted."""
+import numpy as np
+
+from numeric.generated.rnn import loss_and_grads as correct
+
+
+def loss_and_grads(params, x, y, h0=None):
+    loss, grads = correct(params, x, y, h0)
+    return np.array(loss), grads

@@ -1,0 +1,8 @@
+"""No gradient for h0."""
+from numeric.generated.rnn import loss_and_grads as correct
+
+
+def loss_and_grads(params, x, y, h0=None):
+    loss, grads = correct(params, x, y, h0)
+    del grads["h0"]
+    return loss, grads
