@@ -65,3 +65,16 @@ def spec(n=None, m=None, K=None, *, cho=False) -> Model:
         outputs=("o",),
         init={**init, "V": "glorot", "c": "zeros"},
     )
+
+
+def _cho(n=None, m=None, K=None) -> Model:
+    return spec(n, m, K, cho=True)
+
+
+#: A classic mistake, as data for numeric/faults.py (the ``variant`` pattern): the reset
+#: gate's adjoint taken through Cho's candidate, W (r(t) ⊙ h(t-1)), in this GRU.
+CONFUSIONS = (
+    {"id": "cho", "equation": "hc", "of": "r", "variant": _cho,
+     "description": "dL/dr taken through Cho's candidate hc(t) = tanh(b + U x(t) + W (r(t) ⊙ h(t-1))), "
+                    "(W^T (dL/dhc ⊙ tanh'(.))) ⊙ h(t-1), instead of this GRU's dL/da_hc ⊙ (W h(t-1) + b_h)"},
+)
