@@ -149,7 +149,9 @@ def _matmul_transposed_gradient(e, G):
     return [(A, g.T.doit() if _square(A) else g) for A, g in RULES[MatMul](e, G)]
 
 
-#: node type -> ((name, what the wrong rule does), ...); the rule is the true one elsewhere
+_Z = sp.Symbol("z")
+
+#: node type -> ((name, what the wrong rule does, the wrong rule), ...)
 WRONG_RULES = {
     MatMul: (("no-transposes", "d(A B)/dB taken as A G instead of A^T G (square factors)",
               _matmul_without_transposes),
@@ -170,7 +172,6 @@ WRONG_RULES = {
     HadamardPower: (("exponent-dropped", "d(x^p)/dx taken as G ⊙ x^(p-1), without p",
                      lambda e, G: [(e.base, HadamardProduct(G, HadamardPower(e.base, e.exp - 1)).doit())]),),
 }
-_Z = sp.Symbol("z")
 
 
 # -- where a derivation can go wrong ---------------------------------------------------------------
@@ -269,20 +270,13 @@ def _transpose_removed(d):
 def _time_shifted(d):
     for prev, new, _, _ in d.states:
         now = MatrixSymbol(new, *prev.shape)
+        spelled = {prev: f"{new}(t-1)", now: f"{new}(t)"}          # as the notes write them
         for name, rhs, source in _targets(d):
             atoms = rhs.atoms(MatrixSymbol)
             for a, b in ((prev, now), (now, prev)):
                 if a in atoms:
-                    yield (f"{name}/{a.name}->{b.name}", f"{_step(b)} where {_step(a)} belongs in "
+                    yield (f"{name}/{a.name}->{b.name}", f"{spelled[b]} where {spelled[a]} belongs in "
                            f"{_in(name, rhs, source)}", {name: rhs.xreplace({a: b})})
-
-
-def _step(s: MatrixSymbol) -> str:
-    """``h_prev`` -> ``h(t-1)``, ``h`` -> ``h(t)``: the notes' spelling of a state."""
-    for prev in ("_prev",):
-        if s.name.endswith(prev):
-            return f"{s.name[:-len(prev)]}(t-1)"
-    return f"{s.name}(t)"
 
 
 def _carry_dropped(d):
