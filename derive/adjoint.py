@@ -29,7 +29,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive import naming
 from derive.errors import DerivationError
-from derive.rules import backprop, derivative
+from derive.rules import RULES, backprop, derivative
 from derive.spec import ACTIVATIONS, Elementwise, Model
 
 
@@ -251,7 +251,7 @@ def _sum(terms):
     return terms[0] if len(terms) == 1 else MatAdd(*terms).doit()
 
 
-def derive(model: Model, rules=None) -> Derivation:
+def derive(model: Model, rules=RULES) -> Derivation:
     """The BPTT equations of ``model``.  :func:`derive.models.derivation` caches them.
 
     ``rules`` replaces the VJP table of :mod:`derive.rules` (default: the real one);
