@@ -26,11 +26,11 @@ The classics are instances: swapped gates are ``gate-routed/g<->f``, the dropped
 forget path ``carry-dropped/dL_ds/dL_ds_carry``, the other GRU ``variant/cho/dL_dr``.
 
 Every candidate is screened on small check data (:func:`check_data`): a mutation
-that leaves the printed module unchanged is *not applicable*, one that prints the
-same module as an earlier candidate a *duplicate*, and one whose gradients agree
-with the correct module's within the error model (:mod:`numeric.tolerances`) is
-*equivalent*; the printer's refusals and prints that fail to run are recorded as
-such.  None of them is a fault.  :func:`screen` keeps the census, :func:`faults`
+that leaves the printed module unchanged is *not applicable*, one whose gradients
+agree with the correct module's within the error model (:mod:`numeric.tolerances`)
+is *equivalent*, and one that prints the same module as an earlier fault, or other
+code with the same gradients, a *duplicate*; the printer's refusals and prints that
+fail to run are recorded as such.  None of them is a fault.  :func:`screen` keeps the census, :func:`faults`
 the faults, :func:`inject` imports one, and :func:`evaluated` computes what a
 printed fault must compute, straight from its wrong derivation
 (:func:`derive.evaluate.run`).  With :func:`check_data`, ``inject(f).loss_and_grads``
@@ -550,9 +550,10 @@ def _module_name(name: str, fault_id: str) -> str:
 
 
 def examine(name: str, wrong: Derivation, *, id: str = "custom", pattern: str = "custom",
-            description: str = "", source: str = None):
+            description: str = "", source: str = None, earlier: dict = None):
     """A :class:`Fault` when the printed ``wrong`` derivation of model ``name`` changes a
-    gradient on :func:`check_data`, else the :class:`Discarded` record saying why not."""
+    gradient on :func:`check_data` in a way no fault in ``earlier`` (id -> its gradients,
+    extended with this one) does; else the :class:`Discarded` record saying why not."""
     ref = _reference(name)
     try:
         source = source if source is not None else generate(wrong)
@@ -568,6 +569,11 @@ def examine(name: str, wrong: Derivation, *, id: str = "custom", pattern: str = 
     keys = changed(name, grads)
     if not keys:
         return Discarded(id, pattern, "equivalent")
+    earlier = {} if earlier is None else earlier
+    same = next((other for other, theirs in earlier.items() if not changed(name, grads, theirs)), None)
+    if same is not None:
+        return Discarded(id, pattern, f"duplicate of {same} (other code, the same gradients)")
+    earlier[id] = grads
     return Fault(id, name, pattern, description, keys, source, wrong)
 
 
@@ -576,6 +582,7 @@ def screen(name: str) -> Screening:
     """Every mutant of model ``name``, printed, run on :func:`check_data` and sorted into
     faults and discarded candidates (with the reason)."""
     printed: dict = {_reference(name).source: None}     # module text -> the first candidate printing it
+    found: dict = {}                                     # fault id -> its gradients
     kept, discarded = [], []
     for m in mutants(name):
         try:
@@ -589,7 +596,8 @@ def screen(name: str) -> Screening:
             discarded.append(Discarded(m.id, m.pattern, "not applicable" if first is None else f"duplicate of {first}"))
             continue
         printed[source] = m.id
-        verdict = examine(name, wrong, id=m.id, pattern=m.pattern, description=m.description, source=source)
+        verdict = examine(name, wrong, id=m.id, pattern=m.pattern, description=m.description, source=source,
+                          earlier=found)
         (kept if isinstance(verdict, Fault) else discarded).append(verdict)
     return Screening(name, tuple(kept), tuple(discarded))
 
