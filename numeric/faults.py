@@ -39,7 +39,6 @@ is what a gradient assertion (``assert_grads``) must reject.
 from __future__ import annotations
 
 import functools
-import importlib
 import importlib.util
 import inspect
 import re
@@ -51,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixSymbol, Transpose
-from sympy.matrices.common import ShapeError
+from sympy.matrices import ShapeError
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive import models, naming
