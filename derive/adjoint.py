@@ -29,7 +29,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive import naming
 from derive.errors import DerivationError
-from derive.rules import backprop, derivative
+from derive.rules import RULES, backprop, derivative
 from derive.spec import ACTIVATIONS, Elementwise, Model
 
 
@@ -251,8 +251,11 @@ def _sum(terms):
     return terms[0] if len(terms) == 1 else MatAdd(*terms).doit()
 
 
-def derive(model: Model) -> Derivation:
-    """The BPTT equations of ``model``.  :func:`derive.models.derivation` caches them."""
+def derive(model: Model, rules=RULES) -> Derivation:
+    """The BPTT equations of ``model``.  :func:`derive.models.derivation` caches them.
+
+    ``rules`` replaces the VJP table of :mod:`derive.rules` (default: the real one);
+    :mod:`numeric.faults` derives with a wrong rule to show the checks catch it."""
     equations = _hoist(model, _normalise(model))
     phases = _phases(model, equations)
     forward = [Assign(eq.lhs, eq.rhs, eq.text, phases[eq.lhs.name]) for eq in equations]
@@ -266,7 +269,7 @@ def derive(model: Model) -> Derivation:
                 contributions.setdefault(symbol.name, []).append((g, phase, source))
         return accumulate
 
-    backprop(model.loss, Identity(1), collect("post", model.loss_text))
+    backprop(model.loss, Identity(1), collect("post", model.loss_text), rules)
     for prev, new in model.state.items():
         carry = MatrixSymbol(naming.carry(new), *prev.shape)
         contributions.setdefault(new, []).append((carry, "loop", "BPTT: through step t+1"))
@@ -287,7 +290,7 @@ def derive(model: Model) -> Derivation:
             rest = [g for g, _, _ in terms]
         uses = "; ".join(dict.fromkeys(s for _, _, s in terms))
         backward.append(Assign(adj, _in_terms_of_outputs(_sum(rest), forward), uses, a.phase))
-        backprop(a.rhs, adj, collect(a.phase, a.source))
+        backprop(a.rhs, adj, collect(a.phase, a.source), rules)
 
     carries, gradients = [], []
     for prev, new in model.state.items():

@@ -58,21 +58,22 @@ def rule_for(expr, rules=None):
     return next((rules[t] for t in type(expr).__mro__ if t in rules), None)
 
 
-def backprop(expr, G, accumulate) -> None:
+def backprop(expr, G, accumulate, rules=None) -> None:
     """Push the adjoint ``G`` of ``expr`` down to its leaf symbols.
 
     ``accumulate(symbol, contribution)`` is called once per path from the root
-    to a :class:`MatrixSymbol` leaf; constants receive nothing.
+    to a :class:`MatrixSymbol` leaf; constants receive nothing.  ``rules`` is the
+    table to use (default :data:`RULES`; the fault injector passes a wrong one).
     """
     if isinstance(expr, MatrixSymbol):
         accumulate(expr, G)
         return
     if isinstance(expr, CONSTANTS):
         return
-    rule = rule_for(expr)
+    rule = rule_for(expr, rules)
     if rule is None:
         raise DerivationError(
             f"no VJP rule for {type(expr).__name__} in {expr}; "
-            f"known node types: {', '.join(sorted(t.__name__ for t in RULES))}")
+            f"known node types: {', '.join(sorted(t.__name__ for t in (rules or RULES)))}")
     for child, adjoint in rule(expr, G):
-        backprop(child, adjoint, accumulate)
+        backprop(child, adjoint, accumulate, rules)

@@ -10,6 +10,8 @@ product *and its bias*, r ⊙ (W h(t-1) + b_h).
 Cho et al. (2014) apply the reset gate to the state before the product:
 derive/models/gru_cho.py.  Gate order r, z, candidate is PyTorch's r, z, n.
 """
+import functools
+
 from sympy import HadamardProduct, MatrixSymbol
 
 from derive.spec import Equation, Model, logsumexp, ones, sigmoid, sizes, tanh
@@ -65,3 +67,12 @@ def spec(n=None, m=None, K=None, *, cho=False) -> Model:
         outputs=("o",),
         init={**init, "V": "glorot", "c": "zeros"},
     )
+
+
+#: A classic mistake, as data for numeric/faults.py (the ``variant`` pattern): the reset
+#: gate's adjoint taken through Cho's candidate, W (r(t) ⊙ h(t-1)), in this GRU.
+CONFUSIONS = (
+    {"id": "cho", "equation": "hc", "of": "r", "variant": functools.partial(spec, cho=True),
+     "description": "dL/dr taken through Cho's candidate hc(t) = tanh(b + U x(t) + W (r(t) ⊙ h(t-1))), "
+                    "(W^T (dL/dhc ⊙ tanh'(.))) ⊙ h(t-1), instead of this GRU's dL/da_hc ⊙ (W h(t-1) + b_h)"},
+)

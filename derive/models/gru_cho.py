@@ -14,3 +14,12 @@ from derive.models import gru
 
 def spec(n=None, m=None, K=None):
     return gru.spec(n, m, K, cho=True)
+
+
+#: A classic mistake, as data for numeric/faults.py (the ``variant`` pattern): the reset
+#: gate's adjoint taken through PyTorch's candidate, r(t) ⊙ (W h(t-1) + b_h) with b_h = 0.
+CONFUSIONS = (
+    {"id": "pytorch", "equation": "hc", "of": "r", "variant": gru.spec,
+     "description": "dL/dr taken through PyTorch's candidate hc(t) = tanh(b + U x(t) + r(t) ⊙ (W h(t-1))), "
+                    "(dL/dhc ⊙ tanh'(.)) ⊙ (W h(t-1)), instead of Cho's (W^T dL/da_hc) ⊙ h(t-1)"},
+)
