@@ -183,7 +183,9 @@ def _include(node: Tree, file: str, chain: tuple[Path, ...], reading: Reading, l
         reading.errors.append(FileError(*where, f"\\input{{{name}}}: {error}"))
         if not text:
             return
-    read_latex(text, str(target), chain + (target,), reading, load)
+    shown = Path(file).parent / name
+    read_latex(text, str(shown if shown.suffix else shown.with_suffix(".tex")), chain + (target,),
+               reading, load)
 
 
 def read_latex(text: str, file: str, chain: tuple[Path, ...], reading: Reading, load) -> None:

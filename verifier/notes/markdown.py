@@ -161,7 +161,7 @@ class _Source:
         open_at, content_at = self.find(opener, content, start)
         smap = self.content_map(content, content_at)
         line, column = self.position(open_at)
-        end_line = smap.locate(max(0, len(content) - 1))[0] if content else line
+        end_line = self.position(min(len(self.text), content_at + len(content)))[0]
         return (Found(text=content, display=display, line=line, column=column, end_line=end_line,
                       source=smap, label=label, environment=environment),
                 content_at + len(content))
@@ -219,7 +219,7 @@ def read_markdown(text: str, file: str, cell: int | None = None) -> tuple[list[F
             start = src.starts[body_line] if body_line < len(src.starts) else block_start
             formula, _ = src.found("", body, start, True, label=label)
             line, column = src.position(block_start)
-            add(Found(**{**formula.__dict__, "line": line, "column": column}))
+            add(Found(**{**formula.__dict__, "line": line, "column": column, "end_line": token.map[1]}))
         elif kind == "myst_target":
             pending_target = token.content.strip()
         elif kind == "inline" and token.children:

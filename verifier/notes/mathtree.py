@@ -329,3 +329,100 @@ def depth(node: Node) -> int:
         best = max(best, level)
         stack.extend((child, level + 1) for child in children(current))
     return best
+
+
+def sexpr(node) -> str:
+    """A compact prefix form of a tree, for messages and tests: ``h_t = \\tanh(W x)``
+    reads ``(= h_[t] (tanh (* W x)))``.  Symbols show ``font.accent.name'`` with
+    ``_[sub]`` and ``^[sup]``; ``*`` is juxtaposition, other products name their
+    operator; binders read ``(sum_[t=1..T] body)``."""
+    if node is None:
+        return "_"
+    s = sexpr
+    if isinstance(node, Symbol):
+        text = ".".join(x for x in (node.font, node.accent, node.name) if x) + "'" * node.primes
+        if node.sub is not None:
+            text += f"_[{s(node.sub)}]"
+        if node.sup is not None:
+            text += f"^[{s(node.sup)}]"
+        return text
+    if isinstance(node, Number):
+        return node.text
+    if isinstance(node, Text):
+        return repr(node.text)
+    if isinstance(node, Dots):
+        return node.kind
+    if isinstance(node, Line):
+        body = s(node.body)
+        asides = "".join(f" (aside {s(a)})" for a in node.asides)
+        return body + asides + (f" {node.punctuation}" if node.punctuation else "")
+    if isinstance(node, Chain):
+        items = [s(node.parts[0])]
+        for rel, note, part in zip(node.relations, node.annotations, node.parts[1:]):
+            items += [rel + (f"[{s(note)}]" if note is not None else ""), s(part)]
+        if len(set(node.relations)) == 1 and not any(node.annotations):
+            return f"({node.relations[0]} {' '.join(items[::2])})"
+        return f"(chain {' '.join(items)})"
+    if isinstance(node, Sum):
+        terms = [s(t) if sign == "+" else f"({sign} {s(t)})" for t, sign in zip(node.terms, node.signs)]
+        return f"(+ {' '.join(terms)})"
+    if isinstance(node, Neg):
+        return f"(- {s(node.body)})"
+    if isinstance(node, Product):
+        if len(set(node.ops)) == 1:
+            op = "*" if node.ops[0] == "juxt" else node.ops[0]
+            return f"({op} {' '.join(s(f) for f in node.factors)})"
+        items = [s(node.factors[0])]
+        for op, f in zip(node.ops, node.factors[1:]):
+            items += ["*" if op == "juxt" else op, s(f)]
+        return f"(prod {' '.join(items)})"
+    if isinstance(node, Frac):
+        return f"(/ {s(node.num)} {s(node.den)})"
+    if isinstance(node, Power):
+        return f"(^ {s(node.base)} {s(node.exponent)})"
+    if isinstance(node, Transpose):
+        return f"(T {s(node.body)})"
+    if isinstance(node, Sqrt):
+        return f"(sqrt {s(node.body)})" if node.index is None else f"(root {s(node.index)} {s(node.body)})"
+    if isinstance(node, Derivative):
+        op = "∂" if node.kind == "partial" else "d"
+        order = f"^{s(node.order)}" if node.order is not None else ""
+        return f"({op}{order} {s(node.of)} {s(node.wrt)})"
+    if isinstance(node, Gradient):
+        return f"(nabla_[{s(node.wrt)}] {s(node.of)})"
+    if isinstance(node, Differential):
+        return f"(diff-{node.kind} {s(node.body)})"
+    if isinstance(node, Binder):
+        limits = ""
+        if node.index is not None or node.lower is not None or node.upper is not None:
+            lower = f"={s(node.lower)}" if node.lower is not None else ""
+            upper = f"..{s(node.upper)}" if node.upper is not None else ""
+            limits = f"_[{s(node.index)}{lower}{upper}]"
+        if node.condition is not None:
+            limits += f"[if {s(node.condition)}]"
+        return f"({node.op}{limits} {s(node.body)})"
+    if isinstance(node, Apply):
+        return f"({s(node.head)} {' '.join(s(a) for a in node.args)})".replace(" )", ")")
+    if isinstance(node, Group):
+        return f"{node.open}{s(node.body)}{node.close}"
+    if isinstance(node, Concat):
+        return f"(concat {' '.join(s(i) for i in node.items)})"
+    if isinstance(node, Tuple):
+        return f"(tuple{node.separator} {' '.join(s(i) for i in node.items)})"
+    if isinstance(node, Given):
+        return f"(given {s(node.outcome)} {s(node.condition)})"
+    if isinstance(node, Abs):
+        return f"(abs {s(node.body)})"
+    if isinstance(node, Norm):
+        order = f"_[{s(node.order)}]" if node.order is not None else ""
+        return f"(norm{order} {s(node.body)})"
+    if isinstance(node, Matrix):
+        rows = " ".join("(" + " ".join(s(c) for c in row) + ")" for row in node.rows)
+        return f"({node.kind} {rows})"
+    if isinstance(node, Accent):
+        return f"({node.accent} {s(node.body)})"
+    if isinstance(node, Subscript):
+        return f"(sub {s(node.base)} {s(node.sub)})"
+    if isinstance(node, ParseError):
+        return f"<error: {node}>"
+    return f"<{type(node).__name__}>"
