@@ -16,7 +16,7 @@ from pathlib import Path
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from verifier.notes.limits import MAX_INPUT_DEPTH, MAX_NESTING_DEPTH
+from verifier.notes.limits import MAX_FORMULAS_PER_FILE, MAX_INPUT_DEPTH, MAX_NESTING_DEPTH
 from verifier.notes.macros import ExpansionError, Macro, expand
 from verifier.notes.markdown import Found
 from verifier.notes.records import FileError, Reference, SourceMap
@@ -204,6 +204,8 @@ def read_latex(text: str, file: str, chain: tuple[Path, ...], reading: Reading, 
     for node in _children_in_order(tree):
         if not isinstance(node, Tree):
             continue
+        if len(reading.found) > MAX_FORMULAS_PER_FILE:
+            return
         if node.data in ("newcommand", "mathop"):
             _define(node, text, file, reading)
         elif node.data == "math":

@@ -5,7 +5,7 @@ parsed beyond it, so time and memory stay bounded by these numbers.
 """
 
 #: A notes file (``.md``, ``.txt``, ``.tex``) larger than this is refused unread.
-MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_FILE_BYTES = 1024 * 1024
 
 #: A notebook may be larger (outputs hold images), but its markdown cells together
 #: are held to ``MAX_FILE_BYTES``.
@@ -15,7 +15,7 @@ MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
 MAX_FORMULA_CHARS = 10_000
 
 #: Formulas kept per file; the rest are refused with one file-level error.
-MAX_FORMULAS_PER_FILE = 20_000
+MAX_FORMULAS_PER_FILE = 5_000
 
 #: Nesting of braces, brackets, environments and of the parse tree itself.
 MAX_NESTING_DEPTH = 48

@@ -26,10 +26,12 @@ from markdown_it.rules_inline import StateInline
 from mdit_py_plugins.amsmath import amsmath_plugin
 from mdit_py_plugins.colon_fence import colon_fence_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.dollarmath.index import DOLLAR_EQNO_REV
 from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.myst_blocks import myst_block_plugin
 from mdit_py_plugins.myst_role import myst_role_plugin
 
+from verifier.notes.limits import MAX_FORMULAS_PER_FILE
 from verifier.notes.records import Reference, SourceMap
 
 
@@ -55,6 +57,11 @@ def _bracket_inline(state: StateInline, silent: bool) -> bool:
     if not src.startswith(("\\(", "\\["), pos):
         return False
     closing = "\\)" if src[pos + 1] == "(" else "\\]"
+    memo = state.env.setdefault("_notes_inline_last", {})
+    if memo.get(closing, (None, -1))[0] is not src:
+        memo[closing] = (src, src.rfind(closing))
+    if memo[closing][1] < pos + 2:
+        return False
     end = src.find(closing, pos + 2)
     if end == -1 or end == pos + 2:
         return False
@@ -80,7 +87,7 @@ def _bracket_block(state: StateBlock, start: int, end: int, silent: bool) -> boo
         if close != -1:
             break
         line += 1
-    if close == -1 or state.src[close + 2:state.eMarks[line]].strip():
+    if close == -1:
         return False
     if silent:
         return True
@@ -93,6 +100,58 @@ def _bracket_block(state: StateBlock, start: int, end: int, silent: bool) -> boo
     return True
 
 
+def _dollar_closes(line: str) -> bool:
+    stripped = line.strip()
+    return stripped.endswith("$$") or bool(DOLLAR_EQNO_REV.match(stripped[::-1]))
+
+
+def _next_closer(state: StateBlock, key: str, closes) -> list[int]:
+    """For each line i, the first line j >= i that ``closes`` (or -1); built once per
+    parse, so that no opener scans the rest of the file for a closer that is not there."""
+    memo = state.env.setdefault("_notes_closers", {})
+    if key not in memo:
+        lines = state.src.split("\n")
+        table, nxt = [-1] * (len(lines) + 1), -1
+        for i in range(len(lines) - 1, -1, -1):
+            if closes(lines[i]):
+                nxt = i
+            table[i] = nxt
+        memo[key] = table
+    return memo[key]
+
+
+def _guarded(rule, key_of):
+    """``rule`` skipped at once when no line after its opener can close it: the
+    plugins scan every following line for a closer, quadratic on a file of
+    unclosed openers.  ``key_of(first line)`` gives (key, closes) or None."""
+
+    def guarded(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+        first = state.src[state.bMarks[start] + state.tShift[start]:state.eMarks[start]]
+        spec = key_of(first)
+        if spec is not None:
+            table = _next_closer(state, *spec)
+            if start + 1 < len(table) and table[start + 1] == -1 and not spec[1](first[2:]):
+                return False
+        return rule(state, start, end, silent)
+
+    return guarded
+
+
+def _dollar_key(line: str):
+    return ("$$", _dollar_closes) if line.startswith("$$") else None
+
+
+def _bracket_key(line: str):
+    return ("\\]", lambda text: "\\]" in text) if line.startswith("\\[") else None
+
+
+def _env_key(line: str):
+    if not line.startswith("\\begin{") or "}" not in line:
+        return None
+    closing = "\\end{" + line[7:line.find("}")] + "}"
+    return closing, lambda text: text.rstrip().endswith(closing)
+
+
 @lru_cache(maxsize=None)
 def parser() -> MarkdownIt:
     md = (MarkdownIt("commonmark")
@@ -103,9 +162,20 @@ def parser() -> MarkdownIt:
           .use(myst_role_plugin)
           .use(myst_block_plugin)
           .use(colon_fence_plugin))
+    # Formulas need none of emphasis, links, images, entities or raw HTML; their rules
+    # are off (emphasis pairing is quadratic on hostile input), and math inside
+    # HTML blocks (notebooks wrap text in <div>) is found like any other.
+    md.disable(["emphasis", "strikethrough", "balance_pairs", "fragments_join", "link", "image",
+                "autolink", "html_inline", "entity", "html_block", "linkify", "replacements",
+                "smartquotes"], ignoreInvalid=True)
     md.inline.ruler.before("escape", "math_bracket", _bracket_inline)
-    md.block.ruler.before("fence", "math_bracket_block", _bracket_block,
+    md.block.ruler.before("fence", "math_bracket_block", _guarded(_bracket_block, _bracket_key),
                           {"alt": ["paragraph", "reference", "blockquote", "list"]})
+    for name, key_of in (("math_block", _dollar_key), ("amsmath", _env_key)):
+        rules = md.block.ruler.__rules__
+        index = md.block.ruler.__find__(name)
+        rules[index].fn = _guarded(rules[index].fn, key_of)
+    md.block.ruler.__cache__ = None
     return md
 
 
@@ -189,8 +259,10 @@ def _directive(content: str) -> tuple[str, str, int]:
     return label, "\n".join(lines[k:]), k
 
 
-def read_markdown(text: str, file: str, cell: int | None = None) -> tuple[list[Found], list[Reference]]:
-    """Every formula of the Markdown ``text`` (in document order) and the label references."""
+def read_markdown(text: str, file: str, cell: int | None = None,
+                  limit: int = MAX_FORMULAS_PER_FILE) -> tuple[list[Found], list[Reference]]:
+    """The formulas of the Markdown ``text`` (in document order; one past ``limit``
+    at most, so that the caller can tell there were more) and the label references."""
     src = _Source(text)
     found: list[Found] = []
     references: list[Reference] = []
@@ -204,6 +276,8 @@ def read_markdown(text: str, file: str, cell: int | None = None) -> tuple[list[F
         found.append(formula)
 
     for token in parser().parse(text):
+        if len(found) > limit:
+            break
         block_start = src.starts[token.map[0]] if token.map and token.map[0] < len(src.starts) else 0
         kind = token.type
         if kind in ("math_block", "math_block_label"):
@@ -226,6 +300,8 @@ def read_markdown(text: str, file: str, cell: int | None = None) -> tuple[list[F
             cursor = block_start
             children = token.children
             for k, child in enumerate(children):
+                if len(found) > limit:
+                    break
                 ckind = child.type
                 if ckind in ("math_inline", "math_inline_double", "math_bracket"):
                     opener = child.markup

@@ -145,9 +145,12 @@ def _notebook(text: str, file: str) -> Document:
                                                 f"characters together: the rest not read", cell=index))
             break
         source = source.replace("\r\n", "\n").replace("\r", "\n")
-        found, refs = read_markdown(source, file, cell=index)
+        found, refs = read_markdown(source, file, cell=index,
+                                    limit=max(0, MAX_FORMULAS_PER_FILE - len(formulas)))
         formulas.extend(formula(f, file, cell=index) for f in found)
         references.extend(refs)
+        if len(formulas) > MAX_FORMULAS_PER_FILE:
+            break
     return Document(path=file, kind="notebook", formulas=_capped(formulas, errors, file),
                     references=tuple(references), errors=tuple(errors))
 
