@@ -20,7 +20,7 @@ g, f, a, q is PyTorch's i, f, g, o (numeric/torch_layout.py).
 """
 from sympy import HadamardProduct, MatrixSymbol
 
-from derive.spec import Equation, Model, logsumexp, sigmoid, sizes, tanh
+from derive.spec import Equation, Model, sigmoid, sizes, softmax_head, tanh
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Long Short-Term Memory; 001_e1543032cbfbfdb6.txt, LSTM"
 
@@ -70,8 +70,7 @@ def spec(n=None, m=None, K=None, *, biases=True) -> Model:
         label=y,
         state={h_prev: "h", s_prev: "s"},
         equations=tuple(eqs),
-        loss=logsumexp(o) - y.T * o,
-        loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
+        **softmax_head(o, y),
         outputs=("o",),
         init={**init, "V": "glorot", "c": "zeros"},
         notes=COVERS if biases else COVERS + " Without biases: seed 004's equations exactly.",

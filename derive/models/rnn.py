@@ -12,7 +12,7 @@ another activation (and, for ReLU, the identity-initialised recurrent matrix).
 """
 from sympy import MatrixSymbol
 
-from derive.spec import Equation, Model, activation, logsumexp, sizes
+from derive.spec import Equation, Model, activation, sizes, softmax_head
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Design Pattern I"
 
@@ -40,8 +40,7 @@ def spec(n=None, m=None, K=None, *, phi="tanh", name="rnn", title=None, source=S
             Equation(h, activation(phi, a), f"h(t) = {phi}(a(t))" if phi != "identity" else "h(t) = a(t)"),
             Equation(o, c + V * h, "o(t) = c + V h(t)"),
         ),
-        loss=logsumexp(o) - y.T * o,
-        loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
+        **softmax_head(o, y),
         outputs=("o",),
         init=init or {"U": "glorot", "W": "glorot", "b": "zeros", "V": "glorot", "c": "zeros"},
     )
