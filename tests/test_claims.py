@@ -7,16 +7,20 @@ test_claims_scalar.py, test_claims_sample.py)."""
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from claim_files import H, PARTS, claim_file, write_claim
+from sympy import MatrixSymbol
 
+from derive.errors import ClaimSyntaxError, SpecError
+from derive.models import get
+from derive.spec import softmax
 from verifier import claims
 from verifier.claims import Claim, catalogue, check, load
 from verifier.claims.identity import trajectory
 from verifier.claims.nodes import Compare
-from derive.errors import ClaimSyntaxError
 
 SEEDS = Path("/work/shared/seeds")
 
@@ -121,6 +125,16 @@ def test_the_vocabulary_reads_the_model_and_its_aliases():
     assert {"U", "W", "b", "V", "c", "h0", "grad_W", "grad_h0"} <= set(v.const)
     assert v.forward == ("a", "h", "o", "yhat") and v.zero["h"] == "h0"
     assert claims.vocabulary("lstm").states == ("h", "s")
+
+
+def test_a_models_aliases_are_checked_like_its_equations():
+    model = get("rnn")()
+    o, q = model.symbol("o"), MatrixSymbol("q", *model.symbol("o").shape)
+    assert model.aliases == {"yhat": softmax(o)}
+    with pytest.raises(SpecError, match="alias 'yhat' uses \\['q'\\]"):
+        replace(model, aliases={"yhat": softmax(q)})
+    with pytest.raises(SpecError, match="alias 'h' is already a name"):
+        replace(model, aliases={"h": softmax(o)})
 
 
 # -- the checker can fail ---------------------------------------------------------------------------

@@ -120,6 +120,9 @@ def test_files_that_are_not_claims_files_are_refused(tmp_path):
     path.write_text('title = "claims"\n\n[[claim]]\nid = "a"\n')
     with pytest.raises(ClaimSyntaxError, match=rf"{path}:1: unknown top-level key 'title'"):
         load(path)
+    path.write_text('[[claim]]\nid = "a"\npart = [{ reading = "r" }]\n')
+    with pytest.raises(ClaimSyntaxError, match=rf"{path}:3: .*parts are \[\[claim.part\]\] tables"):
+        load(path)
     path.write_text('[[claim]]\nid = "a"\n\n[claim.define]\nH = "W"\n')
     with pytest.raises(ClaimSyntaxError, match=rf"{path}:4: claims are \[\[claim\]\] tables"):
         load(path)

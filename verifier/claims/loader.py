@@ -170,6 +170,8 @@ def _claim(table: _Table, path: str) -> Claim:
         return where.at(table.line_of(key, id_line))
 
     _check_fields(table, {**REQUIRED, **OPTIONAL}, where)
+    if "part" in values:                    # an inline array, not [[claim.part]] tables
+        raise fail(at("part"), "parts are [[claim.part]] tables, each with a reading and a statement")
     for key in REQUIRED:
         if key not in values:
             raise fail(where, f"missing field {key!r}")

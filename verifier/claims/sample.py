@@ -47,6 +47,18 @@ def available(model_name: str) -> frozenset:
                       *(naming.initial(new) for new in model.state.values())})
 
 
+@functools.lru_cache(maxsize=None)
+def _spec(model_name: str, sizes: tuple):
+    """The model's spec at concrete sizes (built once per size)."""
+    return get(model_name)(*sizes)
+
+
+@functools.lru_cache(maxsize=None)
+def _draw(text: str):
+    """A draw's formula (checked when the claim was loaded)."""
+    return parse(text, Where("draw", 0, field="draw"))
+
+
 class Trial:
     """One draw of a model's weights, inputs and initial states, run forward in float64 by
     the spec interpreter.  ``draws``: ((name, draw text), ...); parameters not drawn are
@@ -55,13 +67,12 @@ class Trial:
 
     def __init__(self, model_name: str, sizes: dict, tau: int, draws_: tuple, rng):
         symbolic = derivation(model_name).model
-        self.spec = spec = get(model_name)(*(sizes[str(s)] for s in symbolic.sizes))
+        self.spec = spec = _spec(model_name, tuple(sizes[str(s)] for s in symbolic.sizes))
         self.sizes, self.tau = dict(sizes), tau
-        drawn = {k: parse(v, Where("draw", 0, field=f"draw {k!r}")) for k, v in draws_}
+        drawn = dict(draws_)
 
         def value(name, shape, default):
-            formula = drawn.get(name) or parse(default, Where("draw", 0, field="default draw"))
-            return draws.value(formula, shape, sizes=self.sizes, rng=rng)
+            return draws.value(_draw(drawn.get(name, default)), shape, sizes=self.sizes, rng=rng)
 
         self.params = {}
         for p, sym in zip(spec.params, symbolic.params):
