@@ -21,6 +21,12 @@ loss of step t (the output head's adjoints are zero at every other step), which
 gives the gradient of one step's loss.  :func:`draw_point` draws the random points
 the proofs and the claims use.
 
+:class:`PointJacobians` differentiates the unrolled forward pass at a point by
+a :class:`Cut` variable (a parameter, an input of one step, or a state or an
+equation's value where it is computed): the model's equations are replayed from
+the cut with the variable moved, by the complex step at the point's precision,
+by SymPy's derivative of the replayed composite, or in forward mode.
+
 A small walker rather than ``xreplace(...).as_explicit()``: SymPy folds 1 x 1
 matrix expressions into scalars in ways that break at size 1, and building a
 symbolic sum per entry before multiplying is about 50 times slower.
@@ -41,7 +47,8 @@ from derive.adjoint import Derivation
 from derive.errors import UnsupportedNode
 from derive.spec import LogSumExp, Model, Softmax
 
-__all__ = ["explicit", "symbols", "one_hot", "Point", "draw_point", "Run", "run", "run_forward", "as_float"]
+__all__ = ["explicit", "symbols", "one_hot", "Point", "draw_point", "Run", "run", "run_forward", "as_float",
+           "Cut", "PointJacobians", "METHODS"]
 
 
 def _round(M: ImmutableMatrix, digits):
@@ -199,8 +206,10 @@ def _step_env(model: Model, point: Point, t: int, states: dict, sizes: dict) -> 
     return env
 
 
-def run_forward(derivation: Derivation, point: Point, *, sizes: dict, digits: int = None) -> list:
-    """The forward assignments of every step: ``[{name: value}, ...]``."""
+def run_forward(derivation: Derivation, point: Point, *, sizes: dict, digits: int = None,
+                aliases: bool = False) -> list:
+    """The forward assignments of every step: ``[{name: value}, ...]``; with ``aliases``
+    also the model's aliases (``yhat = softmax(o)``, :attr:`Model.aliases`)."""
     model = derivation.model
     states = {prev.name: point.initial[init] for prev, _, _, init in derivation.states}
     steps = []
@@ -208,6 +217,8 @@ def run_forward(derivation: Derivation, point: Point, *, sizes: dict, digits: in
         env = _step_env(model, point, t, states, sizes)
         for a in derivation.forward:
             env[a.name] = explicit(a.rhs, env, sizes=sizes, digits=digits)
+        for name, expr in (model.aliases.items() if aliases else ()):
+            env[name] = explicit(expr, env, sizes=sizes, digits=digits)
         steps.append(env)
         states = {prev.name: env[new] for prev, new, _, _ in derivation.states}
     return steps
@@ -249,3 +260,196 @@ def run(derivation: Derivation, point: Point, *, sizes: dict, digits: int = None
 def as_float(M) -> np.ndarray:
     """An explicit SymPy matrix (real entries) as a float64 array."""
     return np.array(M.tolist(), dtype=np.float64)
+
+
+# -- Jacobians of the unrolled forward pass at a point -------------------------------------
+METHODS = ("complex", "symbolic", "forward")
+
+#: SymPy heads that have no complex extension the complex step could use (a kink).
+_NOT_ANALYTIC = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.Piecewise, sp.sign)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The variable a Jacobian differentiates by, with steps numbered as the notes
+    number them (1..tau; 0 is the initial state).
+
+    ``kind="param"``: a parameter, at every step (``step=None``: the total derivative)
+    or at ``step`` alone (the immediate derivative, the earlier states held fixed);
+    ``kind="input"``: a per-step input at ``step``; ``kind="node"``: a state or an
+    equation's value at ``step`` (0: the initial state), made a free variable where it
+    is computed, everything after it recomputed."""
+
+    kind: str
+    name: str
+    step: int | None
+
+    @property
+    def first(self) -> int:
+        """The first step the cut variable enters."""
+        if self.kind == "node":
+            return max(self.step, 1)
+        return 1 if self.step is None else self.step
+
+
+def _flat(M) -> list:
+    """Entries with the columns stacked (vec)."""
+    r, c = M.shape
+    return [M[p, q] for q in range(c) for p in range(r)]
+
+
+def _analytic(model: Model) -> bool:
+    """True when every function of the equations has a complex extension (no kink)."""
+    exprs = [eq.rhs for eq in model.equations] + list(model.aliases.values())
+    return not any(f.function.expr.has(*_NOT_ANALYTIC)
+                   for e in exprs for f in e.atoms(ElementwiseApplyFunction))
+
+
+class PointJacobians:
+    """Jacobians of a model's unrolled forward pass at one point, numerator layout:
+    rows follow the differentiated quantity, columns the cut variable (``vec`` of a
+    matrix, columns stacked).
+
+    ``forward`` is :func:`run_forward` of ``point`` with the aliases, at ``digits``
+    (the true values).  :meth:`jacobian` offers three methods:
+
+    * ``"complex"``: the complex step of the replayed composite, one column per entry
+      of the cut variable, ``Im(A(v + i h e_l)) / h`` with ``h = 10^-(digits/2)``:
+      no subtraction, so exact to about ``digits/2`` significant digits beyond the
+      truncation ``h^2``; for a model with a kink (ReLU) it is ``"symbolic"``;
+    * ``"symbolic"``: SymPy's derivative of the replayed composite (exact; slow for deep
+      compositions);
+    * ``"forward"``: forward mode, SymPy differentiating each equation at the point
+      and the tangents carried step by step (the chain rule).
+
+    The first two are independent of the chain rule; the replays and results are cached."""
+
+    def __init__(self, model: Model, point: Point, forward: list, *, sizes: dict, digits: int):
+        self.model, self.point, self.forward, self.sizes, self.digits = model, point, forward, sizes, digits
+        self.equations = [(eq.lhs.name, eq.rhs) for eq in model.equations] + list(model.aliases.items())
+        self.index = {name: k for k, (name, _) in enumerate(self.equations)}
+        self.rows = {name: _shape(rhs, sizes)[0] for name, rhs in self.equations}
+        self.prev = {new: prev.name for prev, new in model.state.items()}
+        self.analytic = _analytic(model)
+        self._cache, self._runs, self._partials = {}, {}, {}
+
+    def true_value(self, cut: Cut) -> ImmutableMatrix:
+        """The value of the cut variable at the point."""
+        if cut.kind == "param":
+            return self.point.params[cut.name]
+        if cut.kind == "input":
+            return self.point.inputs[cut.step - 1][cut.name]
+        if cut.step == 0:
+            return self.point.initial[naming.initial(cut.name)]
+        return self.forward[cut.step - 1][cut.name]
+
+    def jacobian(self, name: str, step: int, cut: Cut, method: str = "complex") -> ImmutableMatrix:
+        """d name(step) / d cut (``step`` 0: ``name`` is a state and this is its initial value)."""
+        if method not in METHODS:
+            raise ValueError(f"PointJacobians.jacobian: method must be one of {METHODS}, got {method!r}")
+        key = (name, step, cut, method)
+        if key not in self._cache:
+            self._cache[key] = self._jacobian(name, step, cut, method)
+        return self._cache[key]
+
+    def _jacobian(self, name, step, cut, method):
+        true = self.true_value(cut)
+        cols = true.shape[0] * true.shape[1]
+        rows = self.rows[name] if step else self.point.initial[naming.initial(name)].shape[0]
+        zero = ImmutableMatrix.zeros(rows, cols)
+        if step == 0:           # an initial state depends on nothing but itself
+            return ImmutableMatrix.eye(rows) if (cut.kind, cut.name, cut.step) == ("node", name, 0) else zero
+        same_step = cut.kind == "node" and cut.step == step
+        if step < cut.first or (same_step and self.index[name] < self.index[cut.name]):
+            return zero
+        if same_step and name == cut.name:
+            return ImmutableMatrix.eye(rows)
+        if method == "forward":
+            return self._forward_mode(name, step, cut, cols)
+        if method == "complex" and self.analytic:
+            return self._complex_step(name, step, cut, true)
+        return self._symbolic(name, step, cut, true)
+
+    def replay(self, key, cut: Cut, value, upto: int, evaluate) -> list:
+        """The equations (and aliases) of steps ``cut.first..upto`` recomputed with the cut
+        variable set to ``value`` (everything before the cut at its true value); ``evaluate(expr,
+        env)`` evaluates one right side.  The steps are cached under ``key`` and extended on demand."""
+        done = self._runs.setdefault(key, [])
+        for s in range(cut.first + len(done), upto + 1):
+            env = dict(self.forward[s - 1])
+            if done:
+                env.update({self.prev[st]: done[-1][st] for st in self.prev})
+            elif cut.kind == "node" and cut.step == 0:
+                env[self.prev[cut.name]] = value
+            if (cut.kind == "param" and cut.step in (None, s)) or (cut.kind == "input" and cut.step == s):
+                env[cut.name] = value
+            at = self.index[cut.name] if (cut.kind == "node" and cut.step == s) else None
+            values = {}
+            for k, (name, rhs) in enumerate(self.equations):
+                if at is not None and k < at:
+                    result = self.forward[s - 1][name]
+                elif k == at:
+                    result = value
+                else:
+                    result = evaluate(rhs, env)
+                env[name] = values[name] = result
+            done.append(values)
+        return done
+
+    def _complex_step(self, name, step, cut, true):
+        digits = self.digits
+        h = sp.Float(10, digits) ** (-(digits // 2))
+        flat = _flat(true)
+        r, c = true.shape
+        evaluate = lambda e, env: explicit(e, env, sizes=self.sizes, digits=digits)  # noqa: E731
+        columns = []
+        for l in range(len(flat)):
+            moved = [e + (sp.I * h if q == l else 0) for q, e in enumerate(flat)]
+            value = ImmutableMatrix(r, c, lambda p, q, m=moved: m[q * r + p])
+            steps = self.replay(("complex", cut, l), cut, value, step, evaluate)
+            columns.append([(sp.im(v) / h).evalf(digits) for v in steps[step - cut.first][name]])
+        return ImmutableMatrix(columns).T
+
+    def _symbolic(self, name, step, cut, true):
+        syms = symbols(f"_d{cut.name}", true.shape)
+        evaluate = lambda e, env: explicit(e, env, sizes=self.sizes)  # noqa: E731
+        expr = self.replay(("symbolic", cut), cut, syms, step, evaluate)[step - cut.first][name]
+        J = ImmutableMatrix(expr).jacobian(_flat(syms))
+        return ImmutableMatrix(J.xreplace(dict(zip(_flat(syms), _flat(true))))).evalf(self.digits)
+
+    def _partial(self, s, k, dep, env):
+        """d rhs_k / d vec(dep) at the true values of step ``s``."""
+        key = (s, k, dep)
+        if key not in self._partials:
+            value = env[dep]
+            syms = symbols("_p", value.shape)
+            e = explicit(self.equations[k][1], {**env, dep: syms}, sizes=self.sizes, digits=self.digits)
+            J = ImmutableMatrix(e).jacobian(_flat(syms))
+            self._partials[key] = ImmutableMatrix(J.xreplace(dict(zip(_flat(syms), _flat(value))))).evalf(self.digits)
+        return self._partials[key]
+
+    def _forward_mode(self, name, step, cut, cols):
+        eye = ImmutableMatrix.eye(cols)
+        carried = {cut.name: eye} if cut.kind == "node" and cut.step == 0 else {}
+        for s in range(cut.first, step + 1):
+            env = self.forward[s - 1]
+            tangents = {self.prev[st]: T for st, T in carried.items()}
+            if (cut.kind == "param" and cut.step in (None, s)) or (cut.kind == "input" and cut.step == s):
+                tangents[cut.name] = eye
+            at = self.index[cut.name] if (cut.kind == "node" and cut.step == s) else None
+            for k, (nm, rhs) in enumerate(self.equations):
+                if at is not None and k <= at:
+                    if k == at:
+                        tangents[nm] = eye
+                    continue
+                total = None
+                for dep in sorted({d.name for d in rhs.atoms(MatrixSymbol)}):
+                    if dep in tangents:
+                        term = self._partial(s, k, dep, env) * tangents[dep]
+                        total = term if total is None else total + term
+                if total is not None:
+                    tangents[nm] = ImmutableMatrix(total).evalf(self.digits)
+            carried = {st: tangents[st] for st in self.prev if st in tangents}
+        if name in tangents:
+            return tangents[name]
+        return ImmutableMatrix.zeros(self.rows[name], cols)

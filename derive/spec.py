@@ -33,7 +33,8 @@ from derive.errors import SpecError
 
 __all__ = [
     "ACTIVATIONS", "Attaining", "BoundCases", "BoundFault", "Elementwise", "Equation", "Model", "LogSumExp",
-    "Softmax", "activation", "elementwise", "logsumexp", "ones", "sigmoid", "softmax", "sizes", "tanh",
+    "Softmax", "activation", "elementwise", "logsumexp", "ones", "sigmoid", "softmax", "softmax_head", "sizes",
+    "tanh",
 ]
 
 
@@ -150,6 +151,16 @@ def softmax(v: MatrixExpr) -> MatrixExpr:
     return Softmax(v)
 
 
+def softmax_head(o: MatrixSymbol, y: MatrixSymbol) -> dict:
+    """The output head the course notes give every model: ``yhat(t) = softmax(o(t))`` and the
+    cross-entropy of the one-hot label ``y(t)``.  Returns the :class:`Model` fields ``loss``,
+    ``loss_text`` and ``aliases`` (``yhat``, the name the notes use), so that a spec states
+    its head once: ``Model(..., **softmax_head(o, y))``."""
+    return dict(loss=logsumexp(o) - y.T * o,
+                loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
+                aliases={"yhat": softmax(o)})
+
+
 @dataclass(frozen=True)
 class Equation:
     """``lhs = rhs``, one forward equation of one time step.
@@ -235,6 +246,8 @@ class Model:
     domains: dict = field(default_factory=dict)  # param name -> (low, high or None): where it is defined
     bounds: BoundCases = BoundCases()            # what the decay-bound checks need (derive/bounds.py)
     notes: str = ""
+    aliases: dict = field(default_factory=dict)  # name -> matrix expression of the step the notes name
+                                                 # (yhat = softmax(o)); not an equation: nothing derives it
 
     def __post_init__(self):
         defined = {p.name for p in self.params} | {x.name for x in self.inputs}
@@ -257,6 +270,15 @@ class Model:
                                  f"no equation defines {new!r}")
         if self.loss.shape != (1, 1):
             raise SpecError(f"model {self.name!r}: loss must be 1 x 1, got {self.loss.shape}")
+        for alias, expr in self.aliases.items():
+            if alias in defined:
+                raise SpecError(f"model {self.name!r}: alias {alias!r} is already a name of the model")
+            if not isinstance(expr, MatrixExpr):
+                raise SpecError(f"model {self.name!r}: alias {alias!r} must be a matrix expression, got {expr!r}")
+            unknown = {s.name for s in expr.atoms(MatrixSymbol)} - defined
+            if unknown:
+                raise SpecError(f"model {self.name!r}: alias {alias!r} uses {sorted(unknown)}, "
+                                "which the model does not define")
 
     # -- lookups used by the derivation and the printers ---------------------------
     def equation(self, name: str) -> Equation:

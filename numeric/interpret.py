@@ -77,7 +77,7 @@ from derive.spec import LogSumExp, Model, Softmax
 
 __all__ = [
     "Backend", "BACKENDS", "SCALAR_FUNCTIONS",
-    "get_backend", "loss", "forward", "forward_names", "input_name", "check_x",
+    "get_backend", "compile_scalar", "loss", "forward", "forward_names", "input_name", "check_x",
 ]
 
 
@@ -206,7 +206,7 @@ def _fold(op, closures):
     return lambda *args: reduce(lambda acc, f: op(acc, f(*args)), rest, first(*args))
 
 
-def _compile_scalar(expr: sp.Expr, variables: tuple = ()) -> Callable:
+def compile_scalar(expr: sp.Expr, variables: tuple = ()) -> Callable:
     """Compile a scalar SymPy expression of ``variables`` into a closure
     ``f(bk, *values)`` that works elementwise on backend arrays."""
     if expr in variables:
@@ -219,7 +219,7 @@ def _compile_scalar(expr: sp.Expr, variables: tuple = ()) -> Callable:
         return lambda bk, *values: bk.number(expr)
     if isinstance(expr, sp.Symbol):
         raise UnsupportedNode(expr, "free symbol (only the Lambda variable is bound)")
-    parts = [_compile_scalar(a, variables) for a in expr.args]
+    parts = [compile_scalar(a, variables) for a in expr.args]
     if isinstance(expr, sp.Add):
         return _fold(lambda a, b: a + b, parts)
     if isinstance(expr, sp.Mul):
@@ -344,7 +344,7 @@ class _Compiler:
         node = reduce(lambda l, r: self.product(expr, l, r), factors)
         if not scalars:
             return node
-        coefficient, run = _compile_scalar(sp.Mul(*scalars)), node.run
+        coefficient, run = compile_scalar(sp.Mul(*scalars)), node.run
         return _Node(lambda bk, env: coefficient(bk) * run(bk, env), node.shape, node.batched)
 
     def product(self, expr, left: _Node, right: _Node) -> _Node:
@@ -389,7 +389,7 @@ class _Compiler:
     def hadamard_power(self, expr) -> _Node:
         if getattr(expr.exp, "is_Matrix", False):
             raise UnsupportedNode(expr, "matrix exponent")
-        node, exponent = self(expr.base), _compile_scalar(expr.exp)
+        node, exponent = self(expr.base), compile_scalar(expr.exp)
         run = node.run
         return self.node(expr, lambda bk, env: run(bk, env) ** exponent(bk), node.batched)
 
@@ -408,7 +408,7 @@ class _Compiler:
             function = sp.Lambda(z, function(z))
         if len(function.variables) != 1:
             raise UnsupportedNode(expr, "elementwise function of more than one variable")
-        body = _compile_scalar(function.expr, tuple(function.variables))
+        body = compile_scalar(function.expr, tuple(function.variables))
         node = self(expr.expr)
         run = node.run
         kinks = kink_points(function)

@@ -1,42 +1,33 @@
-"""The claims machinery: the catalogue decides as expected, the checker can fail,
-and anything outside the claims grammar is a located ClaimSyntaxError."""
+"""The claims of the course notes: the catalogue decides as expected, a wrong claim is refuted,
+and the verdict over a claim's parts (holds, fails, partial, asides) is the documented one.
+
+The pieces have their own files: the grammar (tests/test_claims_grammar.py), the TOML
+loader (tests/test_claims_loader.py) and one per decider (test_claims_identity.py,
+test_claims_scalar.py, test_claims_sample.py)."""
 from __future__ import annotations
 
-import ast
+import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from claim_files import H, PARTS, claim_file, write_claim
+from sympy import MatrixSymbol
 
+from derive.errors import ClaimSyntaxError, SpecError
+from derive.models import get
+from derive.spec import softmax
 from verifier import claims
 from verifier.claims import Claim, catalogue, check, load
-from derive.errors import ClaimSyntaxError
+from verifier.claims.identity import trajectory
+from verifier.claims.nodes import Compare
 
 SEEDS = Path("/work/shared/seeds")
-H = 'define = { "H[t]" = "diag(1 - h[t]**2)" }'
 
 
-def write_claim(tmp_path: Path, statement: str, *, cid="mutant", expect="fails", extra="",
-                name="claims.toml", lead="# a claim file\n\n") -> tuple[Path, int, int]:
-    """One claim in a TOML file; returns (path, line of its id, line of its statement)."""
-    text = lead + "\n".join([
-        "[[claim]]",
-        f'id = "{cid}"',
-        'model = "rnn"',
-        'seed = "004_2bd5bd3ef5bc2048.txt"',
-        'section = "Back-Propagation Through Time (BPTT)"',
-        "line = 124",
-        "text = 'mutated'",
-        f'expect = "{expect}"',
-        extra,
-        f"statement = '{statement}'" if '"' in statement else f'statement = "{statement}"',
-        "",
-    ])
-    path = tmp_path / name
-    path.write_text(text)
-    lines = text.splitlines()
-    id_line = next(i for i, s in enumerate(lines, 1) if s.startswith("id ="))
-    st_line = next(i for i, s in enumerate(lines, 1) if s.startswith("statement ="))
-    return path, id_line, st_line
+def decide(tmp_path, **fields):
+    [claim] = load(claim_file(tmp_path, **fields))
+    return check(claim)
 
 
 # -- the catalogue ---------------------------------------------------------------------------
@@ -53,20 +44,15 @@ def test_catalogue_is_sorted_unique_and_one_file_per_seed():
              "004": "004_2bd5bd3ef5bc2048.txt"}
     assert {c.id[:3] for c in CATALOGUE} == set(seeds)      # every seed file has claims
     for c in CATALOGUE:
-        assert isinstance(c, Claim) and all(isinstance(p.tree, ast.Expression) for p in c.parts)
+        assert isinstance(c, Claim) and all(isinstance(p.tree, Compare) for p in c.parts)
         assert c.seed == seeds[c.id[:3]], c.id
         assert Path(c.path).name.startswith(f"seed_{c.id[:3]}"), (c.id, c.path)    # one file per seed
+        assert Path(c.path).parent == claims.CLAIMS_DIR
         assert c.kind in claims.KINDS and c.expect in claims.VERDICTS
         assert (c.kind == "scalar") == (not c.model), c.id
         assert any(not p.aside for p in c.parts)
     seed_004 = [c for c in CATALOGUE if c.id in ("004-grad-o", "004-grad-W")]
     assert all(c.section == "Back-Propagation Through Time (BPTT)" and c.model == "rnn" for c in seed_004)
-
-
-def test_catalogue_locations_point_at_the_id_lines():
-    for c in CATALOGUE:
-        path, line = c.location.rsplit(":", 1)
-        assert Path(path).read_text().splitlines()[int(line) - 1].strip() == f'id = "{c.id}"'
 
 
 @pytest.mark.skipif(not (SEEDS / "004_2bd5bd3ef5bc2048.txt").exists(), reason="course notes not present")
@@ -108,10 +94,47 @@ def test_catalogue_claim_decides_as_expected(claim):
 def test_check_is_deterministic():
     claim = CATALOGUE[0]
     first = check(claim)
-    claims._trajectory.cache_clear()
+    trajectory.cache_clear()                 # the points are drawn again
     again = check(claim)
     assert (first.verdict, first.evidence, first.max_rel_error) == (again.verdict, again.evidence,
                                                                     again.max_rel_error)
+
+
+def test_catalogue_covers_the_issue_examples():
+    """Issue 4 item 9 names tanh versus sigmoid, identity initialisation with ReLU, the
+    echo-state spectral radius and what random initial weights look like."""
+    by_id = {c.id: c for c in CATALOGUE}
+    for cid, kind, model in (("001-f-prime-below-1", "scalar", ""), ("004-sigmoid-vanishes-quicker", "scalar", ""),
+                             ("001-identity-init", "identity", "rnn_relu"), ("004-echo-state", "sample", "rnn"),
+                             ("001-normal-weights", "sample", "rnn")):
+        assert (by_id[cid].kind, by_id[cid].model) == (kind, model)
+    assert {c.expect for c in by_id.values()} == {"holds", "fails", "partial"}
+    assert {c.kind for c in by_id.values()} == set(claims.KINDS)
+
+
+def test_claim_documentation_lists_every_function():
+    doc = claims.__doc__
+    for name in (*claims.FUNCTIONS, *claims.KINDS, "partial", "aside", "given", "draw"):
+        assert name in doc, name
+    assert textwrap.dedent(doc)
+
+
+def test_the_vocabulary_reads_the_model_and_its_aliases():
+    v = claims.vocabulary("rnn")
+    assert {"x", "a", "h", "o", "yhat", "y", "grad_h", "grad_o", "grad_x"} <= set(v.step)
+    assert {"U", "W", "b", "V", "c", "h0", "grad_W", "grad_h0"} <= set(v.const)
+    assert v.forward == ("a", "h", "o", "yhat") and v.zero["h"] == "h0"
+    assert claims.vocabulary("lstm").states == ("h", "s")
+
+
+def test_a_models_aliases_are_checked_like_its_equations():
+    model = get("rnn")()
+    o, q = model.symbol("o"), MatrixSymbol("q", *model.symbol("o").shape)
+    assert model.aliases == {"yhat": softmax(o)}
+    with pytest.raises(SpecError, match="alias 'yhat' uses \\['q'\\]"):
+        replace(model, aliases={"yhat": softmax(q)})
+    with pytest.raises(SpecError, match="alias 'h' is already a name"):
+        replace(model, aliases={"h": softmax(o)})
 
 
 # -- the checker can fail ---------------------------------------------------------------------------
@@ -150,134 +173,42 @@ def test_a_right_claim_expected_to_fail_is_a_failed_check(tmp_path):
     assert (result.verdict, result.status) == ("holds", "fail")
 
 
-def test_counterexample_names_t_entry_and_values(tmp_path):
-    path, _, _ = write_claim(tmp_path, "grad_o[t] == y[t] - yhat[t]")
-    evidence = check(load(path)[0]).evidence
-    assert "t=1" in evidence and "claim y[t] - yhat[t] = " in evidence and "derived grad_o[t] = " in evidence
-
-
-def test_empty_range_is_undecided(tmp_path):
-    path, _, _ = write_claim(tmp_path, "grad_h[t] == V.T @ grad_o[t]", extra='for = "t == 7"')
-    result = check(load(path)[0])
-    assert (result.verdict, result.cases) == ("undecided", 0)
-
-
-def test_index_beyond_the_checked_tau_is_an_error_result(tmp_path):
+def test_a_claim_that_cannot_be_decided_is_an_error_result(tmp_path):
     path, _, _ = write_claim(tmp_path, "grad_h[5] == W.T @ diag(1 - h[6]**2) @ grad_h[6] + V.T @ grad_o[5]",
                              expect="holds")
     [claim] = load(path)                     # fine for tau >= 6
     result = check(claim, tau=3)
-    assert result.status == "error" and "ClaimSyntaxError" in result.evidence
-    assert f"{path}:" in result.evidence
+    assert (result.status, result.verdict) == ("error", "undecided")
+    assert "ClaimSyntaxError" in result.evidence and f"{path}:" in result.evidence
     assert check(claim, tau=6, float_tau=6, points=1).verdict == "holds"
 
 
-def test_literal_indices_and_initial_state(tmp_path):
-    for statement in ("grad_h[0] == grad_h0", "h[0] == h0",
-                      "grad_h0 == W.T @ diag(1 - h[1]**2) @ grad_h[1]",
-                      "grad_x[t] == U.T @ grad_a[t]",
-                      "yhat[t] == softmax(o[t])", "h[t] == tanh(b + W @ h[t-1] + U @ x[t])"):
-        path, _, _ = write_claim(tmp_path, statement, expect="holds")
-        result = check(load(path)[0], points=1)
-        assert result.verdict == "holds", (statement, result.evidence)
+# -- parts and verdicts -------------------------------------------------------------------------------
+def test_parts_give_holds_fails_or_partial(tmp_path):
+    result = decide(tmp_path, kind="scalar", expect="partial", parts=PARTS)
+    assert (result.verdict, result.status) == ("partial", "pass")
+    assert "[sigmoid] holds:" in result.evidence and "[tanh] fails:" in result.evidence
+    assert [p["verdict"] for p in result.parts] == ["holds", "fails"]
+    assert decide(tmp_path, kind="scalar", expect="partial", parts=PARTS[:1]).verdict == "holds"
+    assert decide(tmp_path, kind="scalar", expect="fails", parts=PARTS[1:]).status == "pass"
+    wrong = decide(tmp_path, kind="scalar", expect="holds", parts=PARTS)
+    assert (wrong.verdict, wrong.status) == ("partial", "fail")
 
 
-# -- syntax errors ------------------------------------------------------------------------------
-SYNTAX = {
-    "unknown name": ("grad_o[t] == foo[t] - y[t]", "foo"),
-    "unknown function": ("grad_W == __import__('os')", "__import__"),
-    "call through attribute": ('grad_W == __import__("os").system("true")', "__import__"),
-    "attribute": ("grad_o[t] == o[t].__class__", ".__class__"),
-    "string literal": ("grad_o[t] == 'abc'", "string literal"),
-    "float literal": ("grad_o[t] == 0.5 * o[t]", "float literal"),
-    "division": ("grad_o[t] == o[t] / 2", "'/'"),
-    "lambda": ("grad_o[t] == (lambda: o)()", "lambda"),
-    "not a statement": ("grad_o[t]", "lhs == rhs"),
-    "python syntax": ("grad_o[t] == (o[t] +", "not a formula"),
-    "shape": ("grad_o[t] == W @ o[t]", "matrix product of shapes"),
-    "index out of range": ("grad_h[t] == grad_h[t+1]", "outside"),
-    "x at 0": ("grad_W == sum_t(grad_a[t] @ x[t-1].T)", "outside 1..tau"),
-    "missing index": ("grad_o == o[t]", "time index"),
-    "time on a parameter": ("grad_W[t] == W", "does not depend on time"),
-    "keyword argument": ("grad_o[t] == softmax(v=o[t])", "one positional argument"),
-    "non-integer exponent": ("grad_o[t] == o[t] ** o[t]", "integer literal"),
-    "sum without t": ("grad_c == sum_t(c)", "refer to t"),
-    "elementwise shapes": ("grad_c == c + h0.T @ h[t] * c", "elementwise product of shapes"),
-}
+def test_asides_are_reported_but_do_not_count(tmp_path):
+    parts = [PARTS[0], {**PARTS[1], "aside": True}]
+    result = decide(tmp_path, kind="scalar", expect="holds", parts=parts)
+    assert (result.verdict, result.status) == ("holds", "pass")
+    assert "; aside [tanh] fails: " in result.evidence
+    with pytest.raises(ClaimSyntaxError, match="every part is an aside"):
+        load(claim_file(tmp_path, kind="scalar", expect="holds", parts=[{**PARTS[0], "aside": True}]))
 
 
-@pytest.mark.parametrize("name", sorted(SYNTAX))
-def test_syntax_errors_name_file_line_and_token(tmp_path, name):
-    statement, needle = SYNTAX[name]
-    path, _, st_line = write_claim(tmp_path, statement)
-    with pytest.raises(ClaimSyntaxError) as info:
-        load(path)
-    message = str(info.value)
-    assert message.startswith(f"{path}:{st_line}: claim 'mutant'"), message
-    assert needle in message, message
-    assert info.value.line == st_line and info.value.path == str(path)
-    if name != "not a statement":
-        assert "column" in message and info.value.column >= 1
-
-
-def test_column_points_at_the_offending_token(tmp_path):
-    statement = "grad_o[t] == yhat[t] - y[t] + bogus"
-    path, _, _ = write_claim(tmp_path, statement)
-    with pytest.raises(ClaimSyntaxError) as info:
-        load(path)
-    assert info.value.column == statement.index("bogus") + 1
-    assert info.value.token == "bogus"
-
-
-def test_grammar_never_executes(tmp_path):
-    marker = tmp_path / "executed"
-    statement = f'grad_W == __import__("os").system("touch {marker}")'
-    path, _, _ = write_claim(tmp_path, statement)
-    with pytest.raises(ClaimSyntaxError):
-        load(path)
-    assert not marker.exists()
-
-
-def test_errors_in_definitions_and_for_are_located(tmp_path):
-    extra = 'define = { "H[t]" = "diag(1 - h[t]**2) + eval(1)" }'
-    path, id_line, _ = write_claim(tmp_path, "grad_a[t] == H[t] @ grad_h[t]", extra=extra)
-    with pytest.raises(ClaimSyntaxError) as info:
-        load(path)
-    assert f"{path}:{id_line + 7}:" in str(info.value) and "eval" in str(info.value)
-
-    path, id_line, _ = write_claim(tmp_path, "grad_h[t] == V.T @ grad_o[t]", extra='for = "t < len(tau)"')
-    with pytest.raises(ClaimSyntaxError) as info:
-        load(path)
-    assert f"{path}:{id_line + 7}:" in str(info.value)
-
-    path, _, _ = write_claim(tmp_path, "grad_W == W", extra='for = "t < tau"')
-    with pytest.raises(ClaimSyntaxError, match="does not use t"):
-        load(path)
-
-
-def test_field_errors_are_located(tmp_path):
-    path, id_line, _ = write_claim(tmp_path, "grad_c == sum_t(grad_o[t])", expect="maybe")
-    with pytest.raises(ClaimSyntaxError, match=rf"{path}:{id_line}: .*expect"):
-        load(path)
-    path, id_line, _ = write_claim(tmp_path, "grad_c == sum_t(grad_o[t])", extra='colour = "red"')
-    with pytest.raises(ClaimSyntaxError, match="unknown field"):
-        load(path)
-
-
-def test_duplicate_ids_across_files_are_rejected(tmp_path):
-    write_claim(tmp_path, "grad_c == sum_t(grad_o[t])", cid="same", name="a.toml")
-    write_claim(tmp_path, "grad_c == sum_t(grad_o[t])", cid="same", name="b.toml")
-    with pytest.raises(ClaimSyntaxError, match="duplicate id"):
-        catalogue(tmp_path)
-
-
-def test_a_cell_claim_can_fail(tmp_path):
-    """An LSTM formula with the wrong gate's matrix is refuted with a counterexample."""
-    path = tmp_path / "lstm.toml"
-    path.write_text("\n".join([
-        "[[claim]]", 'id = "lstm-mutant"', 'model = "lstm"', 'seed = "001_e1543032cbfbfdb6.txt"',
-        'section = "LSTM"', "line = 361", "text = 'mutated'", 'expect = "fails"',
-        'statement = "f[t] == sigmoid(W_g @ h[t-1] + U_f @ x[t] + b_f)"', ""]))
-    [claim] = load(path)
-    result = check(claim)
-    assert result.verdict == "fails" and result.evidence.startswith("counterexample"), result.evidence
+def test_parts_override_model_and_given(tmp_path):
+    parts = [{"reading": "tanh", "statement": "jac(h[t], h[t-1]) == diag(dtanh(a[t])) @ W"},
+             {"reading": "linear", "model": "rnn_linear", "statement": "jac(h[t], h[t-1]) == W"},
+             {"reading": "relu at rest", "model": "rnn_relu", "given": {"W": "identity()", "b": "zeros()"},
+              "statement": "jac(h[t], h[t-1]) == diag(drelu(a[t]))"}]
+    result = decide(tmp_path, model="rnn", expect="holds", parts=parts)
+    assert result.verdict == "holds", result.evidence
+    assert [p["model"] for p in result.parts] == ["rnn", "rnn_linear", "rnn_relu"]

@@ -14,7 +14,7 @@ import functools
 
 from sympy import HadamardProduct, MatrixSymbol
 
-from derive.spec import Equation, Model, logsumexp, ones, sigmoid, sizes, tanh
+from derive.spec import Equation, Model, ones, sigmoid, sizes, softmax_head, tanh
 
 SOURCE = "PyTorch nn.GRU (Cho et al. 2014 with the reset gate after the recurrent product)"
 
@@ -62,8 +62,7 @@ def spec(n=None, m=None, K=None, *, cho=False) -> Model:
         label=y,
         state={h_prev: "h"},
         equations=equations,
-        loss=logsumexp(o) - y.T * o,
-        loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
+        **softmax_head(o, y),
         outputs=("o",),
         init={**init, "V": "glorot", "c": "zeros"},
     )

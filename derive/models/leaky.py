@@ -12,8 +12,8 @@ with a symmetric W and a common alpha (alpha = 3 here, also held in the search).
 import sympy as sp
 from sympy import HadamardProduct, MatrixSymbol
 
-from derive.spec import (Attaining, BoundCases, BoundFault, Equation, Model, elementwise, logsumexp, ones,
-                         sizes, tanh)
+from derive.spec import (Attaining, BoundCases, BoundFault, Equation, Model, elementwise, ones, sizes,
+                         softmax_head, tanh)
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Leaky units"
 
@@ -58,8 +58,7 @@ def spec(n=None, m=None, K=None) -> Model:
                      "h(t) = (1 - 1/alpha) ⊙ h(t-1) + (1/alpha) ⊙ tanh(a(t))"),
             Equation(o, c + V * h, "o(t) = c + V h(t)"),
         ),
-        loss=logsumexp(o) - y.T * o,
-        loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
+        **softmax_head(o, y),
         outputs=("o",),
         init={"U": "glorot", "W": "glorot", "b": "zeros", "alpha": "timescales", "V": "glorot", "c": "zeros"},
         domains={"alpha": (1, None)},

@@ -22,7 +22,7 @@ d s(t)/d s(t-1) = diag(f(t)) is a named statement.
 """
 from sympy import HadamardProduct, MatrixSymbol
 
-from derive.spec import BoundCases, BoundFault, Equation, Model, logsumexp, sigmoid, sizes, tanh
+from derive.spec import BoundCases, BoundFault, Equation, Model, sigmoid, sizes, softmax_head, tanh
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Long Short-Term Memory; 001_e1543032cbfbfdb6.txt, LSTM"
 
@@ -72,8 +72,7 @@ def spec(n=None, m=None, K=None, *, biases=True) -> Model:
         label=y,
         state={h_prev: "h", s_prev: "s"},
         equations=tuple(eqs),
-        loss=logsumexp(o) - y.T * o,
-        loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
+        **softmax_head(o, y),
         outputs=("o",),
         init={**init, "V": "glorot", "c": "zeros"},
         notes=COVERS if biases else COVERS + " Without biases: seed 004's equations exactly.",

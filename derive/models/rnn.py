@@ -16,7 +16,7 @@ h = 0, where tanh' = gamma = 1) with a symmetric W; the faults a bound check mus
 import sympy as sp
 from sympy import MatrixSymbol
 
-from derive.spec import Attaining, BoundCases, BoundFault, Equation, Model, activation, logsumexp, sizes
+from derive.spec import Attaining, BoundCases, BoundFault, Equation, Model, activation, sizes, softmax_head
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Design Pattern I"
 
@@ -53,8 +53,7 @@ def spec(n=None, m=None, K=None, *, phi="tanh", name="rnn", title=None, source=S
             Equation(h, activation(phi, a), f"h(t) = {phi}(a(t))" if phi != "identity" else "h(t) = a(t)"),
             Equation(o, c + V * h, "o(t) = c + V h(t)"),
         ),
-        loss=logsumexp(o) - y.T * o,
-        loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
+        **softmax_head(o, y),
         outputs=("o",),
         init=init or {"U": "glorot", "W": "glorot", "b": "zeros", "V": "glorot", "c": "zeros"},
         bounds=bounds,

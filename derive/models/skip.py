@@ -14,7 +14,7 @@ import sympy as sp
 from sympy import MatrixSymbol
 
 from derive.errors import SpecError
-from derive.spec import Attaining, BoundCases, BoundFault, Equation, Model, logsumexp, sizes, tanh
+from derive.spec import Attaining, BoundCases, BoundFault, Equation, Model, sizes, softmax_head, tanh
 
 SOURCE = "004_2bd5bd3ef5bc2048.txt, Skip connections"
 
@@ -53,8 +53,7 @@ def spec(n=None, m=None, K=None, *, d=2) -> Model:
         label=y,
         state={h_prev: "h", **{lag: f"lag{j}" for j, lag in zip(range(2, d + 1), lags)}},
         equations=tuple(equations),
-        loss=logsumexp(o) - y.T * o,
-        loss_text="L(t) = -log softmax(o(t))[y(t)] = logsumexp(o(t)) - y(t)^T o(t)",
+        **softmax_head(o, y),
         outputs=("o",),
         init={"U": "glorot", "W": "glorot", "W_skip": "glorot", "b": "zeros", "V": "glorot", "c": "zeros"},
         bounds=bounds,
