@@ -154,7 +154,7 @@ from derive.errors import ClaimSyntaxError
 from derive.models import REGISTRY, derivation
 from derive.evaluate import one_hot as _one_hot
 from derive.spec import ACTIVATIONS, Softmax
-from numeric._runtime import init_params
+from numeric.runtime import init_params
 from numeric.interpret import BACKENDS, _compile_scalar, forward, forward_names
 
 __all__ = ["Claim", "ClaimResult", "Part", "catalogue", "check", "load", "vocabulary", "CLAIMS_DIR",
