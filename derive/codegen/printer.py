@@ -44,8 +44,9 @@ ALIASES = {"numpy": "np", "numeric.runtime": "rt"}
 #: ``1/(1 + exp(-z))`` overflows exp for z < -709; rt.sigmoid does not
 NAMED = {"sigmoid": "numeric.runtime.sigmoid"}
 
-#: activations that can write into a preallocated slot (``out=``)
-INTO = {"tanh": "numpy.tanh", "sigmoid": "numeric.runtime.sigmoid"}
+#: activations that can write into a preallocated slot: the ufunc and its arguments before ours
+INTO = {"tanh": ("numpy.tanh", ()), "sigmoid": ("numeric.runtime.sigmoid", ()),
+        "relu": ("numpy.maximum", ("0",))}
 
 
 # -- nodes the passes add ---------------------------------------------------------------------
@@ -167,8 +168,12 @@ class Printer(NumPyPrinter):
         if isinstance(e, HadamardProduct) and len(e.args) == 2:
             left, right = (self._paren(a, PRECEDENCE["Mul"]) for a in e.args)
             return f"{self.fn('numpy.multiply')}({left}, {right}, out={out})"
+        if isinstance(e, MatAdd) and len(e.args) == 2 and not any(map(self._negated, e.args)):
+            left, right = (self._print(a) for a in self._ordered(e.args))
+            return f"{self.fn('numpy.add')}({left}, {right}, out={out})"
         if isinstance(e, ElementwiseApplyFunction) and activation_name(e.function) in INTO:
-            return f"{self.fn(INTO[activation_name(e.function)])}({self._print(e.expr)}, out={out})"
+            fn, before = INTO[activation_name(e.function)]
+            return f"{self.fn(fn)}({', '.join((*before, self._print(e.expr)))}, out={out})"
         return None
 
     def is_example(self, e) -> bool:
@@ -257,15 +262,18 @@ class Printer(NumPyPrinter):
         return f"{self.fn('numpy.zeros_like')}({self._print(e.args[0])})"
 
     # -- sums and elementwise products ----------------------------------------------------------
-    def _print_MatAdd(self, e):
-        def negated(a):
-            return isinstance(a, MatMul) and a.as_coeff_matrices()[0].is_negative
+    @staticmethod
+    def _negated(a) -> bool:
+        return isinstance(a, MatMul) and a.as_coeff_matrices()[0].is_negative
 
-        # per-example terms first, negated terms last (``softmax(o) - y``), in a stable order
-        terms = sorted(e.args, key=lambda a: (not self.is_example(a), negated(a), sp.default_sort_key(a)))
+    def _ordered(self, terms) -> list:
+        """Negated terms last (``1 - z``), per-example terms first otherwise, in a stable order."""
+        return sorted(terms, key=lambda a: (self._negated(a), not self.is_example(a), sp.default_sort_key(a)))
+
+    def _print_MatAdd(self, e):
         out = ""
-        for a in terms:
-            if negated(a):
+        for a in self._ordered(e.args):
+            if self._negated(a):
                 coeff, mats = a.as_coeff_matrices()
                 rest = MatMul(-coeff, *mats) if coeff != -1 else (mats[0] if len(mats) == 1 else MatMul(*mats))
                 code = self._paren(rest, PRECEDENCE["Add"])
