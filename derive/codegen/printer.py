@@ -241,7 +241,7 @@ class Printer(NumPyPrinter):
 
     # -- leaves ----------------------------------------------------------------------------
     def _print_MatrixSymbol(self, e):
-        if e.name in self.labels and e.name not in self.spelled:
+        if e.name in self.labels:
             raise CodegenError(f"the label {e.name} is printed by index only (y^T v, v - y), "
                                f"not as a matrix: {e}")
         self.used.add(e.name)
