@@ -255,8 +255,14 @@ def derive(model: Model, rules=RULES) -> Derivation:
     """The BPTT equations of ``model``.  :func:`derive.models.derivation` caches them.
 
     ``rules`` replaces the VJP table of :mod:`derive.rules` (default: the real one);
-    :mod:`numeric.faults` derives with a wrong rule to show the checks catch it."""
-    equations = _hoist(model, _normalise(model))
+    :mod:`numeric.faults` derives with a wrong rule to show the checks catch it.
+
+    A hoisted part (``a_in``, see :func:`_hoist`) gets no adjoint of its own: its one
+    use is ``a = a_in + ...``, so its adjoint would only repeat ``dL_da``; the
+    gradients read ``dL_da`` directly."""
+    normalised = _normalise(model)
+    equations = _hoist(model, normalised)
+    hoisted = {eq.lhs.name for eq in equations} - {eq.lhs.name for eq in normalised}
     phases = _phases(model, equations)
     forward = [Assign(eq.lhs, eq.rhs, eq.text, phases[eq.lhs.name]) for eq in equations]
     constants = {model.label.name}
@@ -288,6 +294,9 @@ def derive(model: Model, rules=RULES) -> Derivation:
             rest = [d] + [g for g, ph, _ in terms if ph != "post"]
         else:
             rest = [g for g, _, _ in terms]
+        if a.name in hoisted and len(rest) == 1 and isinstance(rest[0], MatrixSymbol):
+            backprop(a.rhs, rest[0], collect(a.phase, a.source), rules)
+            continue
         uses = "; ".join(dict.fromkeys(s for _, _, s in terms))
         backward.append(Assign(adj, _in_terms_of_outputs(_sum(rest), forward), uses, a.phase))
         backprop(a.rhs, adj, collect(a.phase, a.source), rules)

@@ -44,3 +44,34 @@ def applied(function: str, arg: str) -> str:
 def operand(name: str, k: int) -> str:
     """The k-th compound operand of an elementwise product in equation ``name``."""
     return f"{name}_{k}"
+
+
+# -- names of the generated code (derive/codegen/passes.py) ------------------------------------
+def adjoint_of(name: str):
+    """The name whose adjoint ``name`` is (``dL_da_q`` -> ``a_q``), or None."""
+    return name[len("dL_d"):] if name.startswith("dL_d") else None
+
+
+def projections(vector: str) -> str:
+    """The input projections ``U_k x(t) + b_k`` of every step, stacked: ``proj_x``."""
+    return f"proj_{vector}"
+
+
+def stack(vector: str) -> str:
+    """The matrices that multiply ``vector`` in the time loop, stacked by rows: ``W_h_prev_stack``."""
+    return f"W_{vector}_stack"
+
+
+def stack_adjoint(vector: str) -> str:
+    """The adjoints of the stacked products ``W_k vector``, one array: ``dL_dh_prev_stack``."""
+    return f"dL_d{vector}_stack"
+
+
+def product(matrix: str, vector: str) -> str:
+    """One block of a stacked product: ``W_r_h_prev`` = ``W_r h_prev``."""
+    return f"{matrix}_{vector}"
+
+
+def local_derivative(of: str, wrt: str) -> str:
+    """A local derivative computed for all steps before the backward loop: ``dh_da``."""
+    return f"d{of}_d{wrt}"

@@ -18,7 +18,7 @@ import numpy as np
 
 from derive.errors import UserCodeError
 from derive.models import REGISTRY
-from numeric import _runtime as rt
+from numeric import runtime as rt
 from numeric import checks, interpret, jacobians, sandbox, tolerances
 
 OK, WRONG, UNUSABLE = 0, 1, 2

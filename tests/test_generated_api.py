@@ -1,7 +1,10 @@
 """The generated API: shapes, dtypes, and clear errors on bad input."""
+import importlib
+
 import numpy as np
 import pytest
 
+from derive.models import REGISTRY
 from numeric.generated import rnn
 
 
@@ -97,3 +100,55 @@ def test_bad_input_raises_value_error_naming_the_argument(kind):
     params, x, y, h0 = bad(kind)
     with pytest.raises(ValueError, match=MESSAGES[kind]):
         rnn.loss_and_grads(params, x, y, h0=h0)
+
+
+# -- every model ------------------------------------------------------------------------------------
+MODELS = sorted(REGISTRY)
+
+
+def model_data(name, dtype, tau=3, B=2, n=4, m=3, K=5):
+    module = importlib.import_module(f"numeric.generated.{name}")
+    params = module.init_params(n, m, K, seed=0, dtype=dtype)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((tau, B, m)).astype(dtype)
+    states = {k: (0.1 * rng.standard_normal((B, n))).astype(dtype) for k in module.STATES}
+    return module, params, x, rng.integers(0, K, (tau, B)), states
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_keeps_the_dtype_and_the_api(name, dtype):
+    module, params, x, y, states = model_data(name, dtype)
+    outputs = module.forward(params, x, **states)
+    assert len(outputs) == len(module.OUTPUTS)
+    for value in outputs:
+        assert value.dtype == dtype and value.shape[:2] == x.shape[:2]
+    loss, grads = module.loss_and_grads(params, x, y, **states)
+    assert np.asarray(loss).dtype == dtype and tuple(grads) == module.GRADS
+    for k, g in grads.items():
+        like = params.get(k, states.get(k, x))
+        assert g.shape == like.shape and g.dtype == dtype, k
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_step_is_one_step_of_forward(name):
+    module, params, x, y, states = model_data(name, np.float64)
+    outputs = dict(zip(module.OUTPUTS, module.forward(params, x, **states)))
+    prev = list(states.values())
+    for t in range(x.shape[0]):
+        new = module.step(params, x[t], *prev)
+        new = new if isinstance(new, tuple) else (new,)
+        for k, value in zip(module.OUTPUTS, new):
+            np.testing.assert_allclose(value, outputs[k][t], rtol=1e-12, atol=1e-14)
+        prev = list(new)
+
+
+def test_the_old_runtime_name_still_serves_modules_generated_before_the_rename():
+    from numeric import _runtime, runtime
+    for name in runtime.__all__:
+        assert getattr(_runtime, name) is getattr(runtime, name), name
+    a = np.arange(12.0).reshape(2, 6)
+    left, right = _runtime.split_like(a, np.zeros((2, 1)), np.zeros((4, 1)))
+    assert left.shape == (2, 2) and right.shape == (2, 4)
+    assert [b.shape for b in runtime.split(a, 1, 5)] == [(2, 1), (2, 5)]
+    assert [b.shape for b in runtime.split(a, 1, 1, axis=0)] == [(1, 6), (1, 6)]

@@ -19,7 +19,7 @@ import numpy as np
 
 from derive import naming
 from derive.models import derivation, get
-from numeric._runtime import init_params
+from numeric.runtime import init_params
 from numeric.interpret import forward, forward_names
 from numeric.jacobians import jacobians
 
