@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from derive.errors import GradientMismatch
+from derive.errors import GradientMismatch, InputError
 from derive.models import get
 from numeric import interpret, jacobians, oracles, tolerances
 
@@ -108,6 +108,10 @@ def check(model, loss_and_grads, params, x, y, init=None, *, seed: int = 0,
         # one-sided differences (step 1e-55, taken away from 0 on each side) are used
         which = tuple("mpmath-one-sided" if c == "mpmath" else c for c in which)
     got = {k: np.asarray(got[k], dtype=np.float64) for k in point}
+    for k, v in got.items():
+        if v.shape != point[k].shape:
+            raise InputError(f"loss_and_grads returned grads[{k!r}] of shape {v.shape}; "
+                             f"expected {point[k].shape}, the shape of {k}")
     tau, batch = x.shape[0], x.shape[1]
     N = path_length(model, tau, batch)
     G = term_scale(got, oracles.state_adjoints(model, {k: v.astype(np.float64) for k, v in params.items()},

@@ -171,10 +171,6 @@ def test_inject_gives_a_module_with_the_generated_api():
     assert set(grads) == set(generated.GRADS)
 
 
-@pytest.mark.xfail(strict=True, reason="printer bug, derive/codegen.py: with the gate pre-activations fused "
-                   "(_gate_stack), a pre-activation the backward pass reads (a_g when sigmoid'(a_g) is not "
-                   "written in the output) is bound to a (B, n) view instead of stored per step, and "
-                   "_fold fails on f(g(x)) (name_for reads key.expr.name); remove this mark when fixed")
 def test_every_wrong_derivation_prints_and_runs():
     refused = [(model, d) for model in names() for d in F.screen(model).discarded
                if d.reason.startswith(("unprintable", "does not run"))]

@@ -522,14 +522,15 @@ def fold_forward_only_factors(plan: Plan) -> Plan:
 def prune(plan: Plan) -> Plan:
     """Rename aliases and drop dead statements.  An adjoint that only repeats another
     (``dL_dh0 = dL_dh_carry``, ``dL_da = dL_dh`` for the identity activation) is not
-    copied: its readers read the other.  A statement whose values nobody reads (the
+    copied: its readers read the other.  Inside the backward loop a carried adjoint is
+    never renamed either way: it holds step t+1's value until the end of step t.  A statement whose values nobody reads (the
     views of a projection stacked into the gates) is dropped."""
     views = plan.views
     for section in ("backward_loop", "backward_after", "gradients"):
         for st in getattr(plan, section):
             if st.axis is None and len(st.targets) == 1 and isinstance(st.rhs, MatrixSymbol) \
                     and st.names[0] not in views and st.rhs.name not in views \
-                    and (section != "backward_loop" or st.rhs.name not in plan.carries):
+                    and (section != "backward_loop" or not {st.rhs.name, st.names[0]} & set(plan.carries)):
                 target, source = st.targets[0], st.rhs
                 stored = plan.stored | ({source.name} if target.name in plan.stored else set())
                 plan = _substitute(plan.replace(**{section: tuple(s for s in getattr(plan, section)
