@@ -89,7 +89,7 @@ def _number(kind, low, expected: str, *, strict: bool = False):
 
 
 def _report(args) -> int:
-    return write(args.out, seed=args.seed)
+    return write(args.out, seed=args.seed, jobs=args.jobs, progress=None if args.quiet else sys.stderr)
 
 
 def _bench(args) -> int:
@@ -128,12 +128,18 @@ def main(argv=None) -> int:
     p.set_defaults(run=_verify)
     p = sub.add_parser("report", help="derive, prove, check and write reports/")
     p.add_argument("--out", default=str(ROOT / "reports"), help="output folder (default reports/)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the numeric checks and proofs (default 0)")
+    p.add_argument("--seed", type=_number(int, 0, "an integer >= 0"), default=0, metavar="N",
+                   help="seed of the numeric checks and proofs, an integer >= 0 (default 0)")
+    p.add_argument("--jobs", type=_number(int, 1, "an integer >= 1"), default=1, metavar="N",
+                   help="processes the models' stages are spread over, >= 1 (default 1; the report "
+                        "is the same bytes for every N)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=_report)
     p = sub.add_parser("bench", help="time loss_and_grads against the matmul floor and autograd")
-    p.add_argument("models", nargs="*", default=["rnn", "lstm", "gru"],
-                   help="models to time (default: rnn lstm gru)")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("models", nargs="*", default=sorted(REGISTRY),
+                   help=f"models to time (default: all: {', '.join(sorted(REGISTRY))})")
+    p.add_argument("--repeats", type=_number(int, 1, "an integer >= 1"), default=5, metavar="R",
+                   help="timed rounds, best of R, >= 1 (default 5)")
     p.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     return args.run(args)

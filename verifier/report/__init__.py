@@ -39,11 +39,12 @@ def versions() -> dict:
             "blas": f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()}
 
 
-def write(out_dir, *, seed: int = 0) -> int:
-    """Write the reports; 0 when every record passes, 1 otherwise."""
+def write(out_dir, *, seed: int = 0, jobs: int = 1, progress=None) -> int:
+    """Write the reports; 0 when every record passes, 1 otherwise.  ``jobs`` and
+    ``progress`` are :func:`verifier.pipeline.run`'s."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = [r.as_dict() for r in pipeline.collect(seed=seed)]
+    results = [r.as_dict() for r in pipeline.collect(seed=seed, jobs=jobs, progress=progress)]
     meta = {"seed": seed, "versions": versions()}
     (out / "report.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2,
                                                 sort_keys=True) + "\n")
