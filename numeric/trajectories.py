@@ -74,9 +74,17 @@ _NUMPY = interpret.get_backend("numpy")
 def _variants() -> dict:
     """label -> (registered name, spec options): every registered model, and the
     variants listed in its spec's :attr:`~derive.spec.BoundCases.variants`,
-    labelled by the name the spec gives them."""
+    labelled by the name the spec gives them.  Read from the registry as it is now
+    (a model registered after import is included)."""
+    key = tuple(sorted(REGISTRY.items(), key=lambda kv: kv[0]))
+    if key not in _VARIANTS:
+        _VARIANTS[key] = _variants_of(key)
+    return _VARIANTS[key]
+
+
+def _variants_of(registry) -> dict:
     out = {}
-    for name in sorted(REGISTRY):
+    for name, _ in registry:
         out[name] = (name, {})
         for options in get(name)().bounds.variants:
             label = get(name)(**options).name
@@ -86,12 +94,12 @@ def _variants() -> dict:
     return out
 
 
-_VARIANTS = _variants()
+_VARIANTS: dict = {}
 
 
 def models() -> tuple:
     """Every model whose bounds are checked: the registry and the variants of its specs."""
-    return tuple(_VARIANTS)
+    return tuple(_variants())
 
 
 def registered(label: str) -> bool:
@@ -101,7 +109,7 @@ def registered(label: str) -> bool:
 
 def _resolve(label: str):
     try:
-        return _VARIANTS[label]
+        return _variants()[label]
     except KeyError:
         get(label)                            # the registry's error names the known models
         raise UnknownModel(f"unknown model {label!r}") from None

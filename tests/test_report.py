@@ -14,6 +14,8 @@ def test_report_is_complete_and_deterministic(tmp_path):
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     data = json.loads((tmp_path / "a" / "report.json").read_text())
+    ids = [r["id"] for r in data["results"]]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
     kinds = {r["kind"] for r in data["results"]}
     assert {"derivation", "proof", "check", "claim", "bound"} <= kinds
     for model in REGISTRY:      # every cell: derivation, proofs, freshness and checks
